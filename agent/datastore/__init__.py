@@ -1,0 +1,1 @@
+"""A generic YANG datastore: schema, edit, validation, commit, locks, persistence."""

@@ -1,0 +1,1 @@
+"""The bridge between YANG RPCs and the PKI engine."""

@@ -1,0 +1,1 @@
+"""The PKI engine; knows nothing of NETCONF."""

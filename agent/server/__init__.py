@@ -1,0 +1,1 @@
+"""NETCONF over SSH: transport, RFC 6242 framing, sessions, dispatch."""
