@@ -152,7 +152,11 @@ class SchemaNode:
     default: tuple[str, ...] = ()  # leaf default, leaf-list defaults, or a choice's default case
     units: str | None = None
     musts: tuple[XPathExpr, ...] = ()
-    when: XPathExpr | None = None
+    when: XPathExpr | None = None  # the node's own when: context is the node (RFC 7950 7.21.5)
+    # whens of the uses/augment that brought the node in: context is the data parent
+    parent_whens: tuple[XPathExpr, ...] = ()
+    # prefix -> namespace in the module where the default is written (identityref defaults)
+    default_namespaces: tuple[tuple[str, str], ...] = ()
     input: SchemaNode | None = field(default=None, repr=False)
     output: SchemaNode | None = field(default=None, repr=False)
 
@@ -289,6 +293,7 @@ class _Compiler:
         self.implemented = implemented
         self.leafrefs: list[tuple[SchemaNode, TypeSpec, object]] = []
         self.nodes_by_stmt: dict[int, SchemaNode] = {}
+        self.default_nsmaps: dict[int, dict[str, str]] = {}
 
     def compile(self) -> Schema:
         root = SchemaNode(Kind.CONTAINER, "", "", "", "", None)
@@ -313,7 +318,7 @@ class _Compiler:
     def _modules(self) -> dict[str, ModuleInfo]:
         implemented = {id(m) for m in self.implemented}
         out: dict[str, ModuleInfo] = {}
-        for (name, rev), mod in sorted(self.ctx.modules.items(), key=lambda kv: kv[0]):
+        for (name, _rev), mod in sorted(self.ctx.modules.items(), key=lambda kv: kv[0]):
             if mod.keyword != "module":
                 continue
             subs = []
@@ -423,18 +428,32 @@ class _Compiler:
         node.mandatory = _arg(s, "mandatory") == "true"
         node.units = _arg(s, "units")
         node.musts = tuple(self._xpath(m, s) for m in s.search("must"))  # type: ignore[attr-defined]
-        when = s.search_one("when")  # type: ignore[attr-defined]
-        node.when = self._xpath(when, s) if when is not None else None
+        whens = s.search("when")  # type: ignore[attr-defined]
+        own = [w for w in whens if getattr(w, "i_origin", None) != "uses"]
+        node.when = self._xpath(own[0], s) if own else None
+        inherited = [w for w in whens if getattr(w, "i_origin", None) == "uses"]
+        augment = getattr(s, "i_augment", None)
+        if augment is not None and augment.search_one("when") is not None:
+            inherited.append(augment.search_one("when"))
+        node.parent_whens = tuple(self._xpath(w, s) for w in inherited)
         if node.kind in (Kind.LEAF, Kind.LEAF_LIST):
             type_stmt = s.search_one("type")  # type: ignore[attr-defined]
             node.type = self._type(type_stmt, node)
             node.default = self._defaults(s, type_stmt)
+            node.default_namespaces = tuple(sorted(self.default_nsmaps.get(id(s), {}).items()))
         elif node.kind is Kind.CHOICE:
             d = _arg(s, "default")
             node.default = (d,) if d else ()
 
     def _defaults(self, s: object, type_stmt: object) -> tuple[str, ...]:
-        own = tuple(d.arg for d in s.search("default"))  # type: ignore[attr-defined]
+        stmts = self._default_stmts(s, type_stmt)
+        if stmts:
+            self.default_nsmaps[id(s)] = self._prefix_map(stmts[0])
+        return tuple(d.arg for d in stmts)  # type: ignore[attr-defined]
+
+    @staticmethod
+    def _default_stmts(s: object, type_stmt: object) -> list[object]:
+        own = list(s.search("default"))  # type: ignore[attr-defined]
         if own:
             return own
         if s.keyword == "leaf" and s.search_one("mandatory", "true") is None:  # type: ignore[attr-defined]
@@ -442,9 +461,9 @@ class _Compiler:
             while td is not None:
                 d = td.search_one("default")
                 if d is not None:
-                    return (d.arg,)
+                    return [d]
                 td = getattr(td.search_one("type"), "i_typedef", None)
-        return ()
+        return []
 
     # -- types -------------------------------------------------------------------------
 
@@ -492,8 +511,10 @@ class _Compiler:
 
     # -- xpath -------------------------------------------------------------------------
 
-    def _xpath(self, stmt: object, context_stmt: object) -> XPathExpr:
-        mod = stmt.i_module  # type: ignore[attr-defined]
+    def _prefix_map(self, stmt: object) -> dict[str, str]:
+        """prefix -> namespace as seen by the module that wrote ``stmt`` (for a statement
+        copied from another module's grouping, that other module: RFC 7950 6.4.1)."""
+        mod = getattr(stmt, "i_orig_module", None) or stmt.i_module  # type: ignore[attr-defined]
         top = self.ctx.get_module(mod.i_modulename) if hasattr(mod, "i_modulename") else mod
         prefix = mod.search_one("prefix")
         if prefix is None:  # a submodule: belongs-to carries the prefix
@@ -503,9 +524,25 @@ class _Compiler:
             imported = self.ctx.get_module(imp.arg, _arg(imp, "revision-date"))
             if imported is not None:
                 nsmap[imp.search_one("prefix").arg] = imported.search_one("namespace").arg
+        return nsmap
+
+    def _xpath(self, stmt: object, context_stmt: object) -> XPathExpr:
+        # Prefixed names resolve in the module that wrote the expression; unprefixed names
+        # take the namespace of the module where it is instantiated, which differs for a
+        # grouping used from another module (RFC 7950 6.4.1).
+        nsmap = self._prefix_map(stmt)
+        mod = stmt.i_module  # type: ignore[attr-defined]
+        top = self.ctx.get_module(mod.i_modulename) if hasattr(mod, "i_modulename") else mod
+        default_ns = top.search_one("namespace").arg
+        default_prefix = next((p for p, ns in sorted(nsmap.items()) if ns == default_ns), None)
+        if default_prefix is None:
+            default_prefix = top.search_one("prefix").arg
+            while default_prefix in nsmap:
+                default_prefix += "_"
+            nsmap[default_prefix] = default_ns
         return XPathExpr(
             source=stmt.arg,  # type: ignore[attr-defined]
-            expr=pyang_xpath.add_prefix(prefix.arg, stmt.arg),  # type: ignore[attr-defined]
+            expr=pyang_xpath.add_prefix(default_prefix, stmt.arg),  # type: ignore[attr-defined]
             namespaces=tuple(sorted(nsmap.items())),
             error_message=_arg(stmt, "error-message"),
             error_app_tag=_arg(stmt, "error-app-tag"),
@@ -553,7 +590,9 @@ _INT_BOUNDS = {
 
 
 def _restriction(stmt: object, base: str) -> Restriction:
-    lo_default, hi_default = _INT_BOUNDS.get(base, (Decimal("-9223372036854775808"), Decimal("9223372036854775807")))
+    lo_default, hi_default = _INT_BOUNDS.get(
+        base, (Decimal("-9223372036854775808"), Decimal("9223372036854775807"))
+    )
     intervals = []
     for part in stmt.arg.split("|"):  # type: ignore[attr-defined]
         bounds = [b.strip() for b in part.split("..")]
@@ -574,17 +613,23 @@ def _bound(text: str, lo: Number, hi: Number, base: str) -> Number:
 _XSD = "http://www.w3.org/2001/XMLSchema"
 
 
-def _pattern(stmt: object) -> Pattern:
+def regex_schema(regex: str) -> etree.XMLSchema:
+    """An XML Schema whose one element ``v`` must match ``regex`` (an XSD regular
+    expression); raises etree.XMLSchemaParseError when the regex is not valid XSD."""
     xsd = etree.Element(f"{{{_XSD}}}schema", nsmap={"xs": _XSD})
     el = etree.SubElement(xsd, f"{{{_XSD}}}element", name="v")
     st = etree.SubElement(el, f"{{{_XSD}}}simpleType")
     rs = etree.SubElement(st, f"{{{_XSD}}}restriction", base="xs:string")
-    etree.SubElement(rs, f"{{{_XSD}}}pattern", value=stmt.arg)  # type: ignore[attr-defined]
+    etree.SubElement(rs, f"{{{_XSD}}}pattern", value=regex)
+    return etree.XMLSchema(xsd)
+
+
+def _pattern(stmt: object) -> Pattern:
     invert = stmt.search_one("modifier", "invert-match") is not None  # type: ignore[attr-defined]
     return Pattern(
         stmt.arg,  # type: ignore[attr-defined]
         invert,
         _arg(stmt, "error-message"),
         _arg(stmt, "error-app-tag"),
-        etree.XMLSchema(xsd),
+        regex_schema(stmt.arg),  # type: ignore[attr-defined]
     )

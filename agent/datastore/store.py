@@ -1,9 +1,15 @@
 """The running and candidate datastores, the operations on them, and their persistence.
 
-One shared candidate (RFC 6241 §8.3).  Every change is made on a copy and swapped in only
-when it succeeded, so a rejected edit, validate or commit leaves both datastores exactly as
-they were.  Commit subscribers (registered by ``ops``, the way sysrepo calls its plugins) first
-check a change and may refuse it, then apply it; a failed apply undoes the swap.
+One shared candidate (RFC 6241 §8.3).  Costs follow the size of a change, not of the
+datastore: edits change the candidate in place under an undo :class:`Journal`; the candidate
+remembers the edits it holds beyond running, and commit replays them on running (a copy-config
+into the candidate is the one case that copies whole trees); validation re-checks what the
+pending edits reached; persistence appends a commit record to a :class:`CommitLog`.
+
+A rejected edit, validate or commit leaves both datastores exactly as they were.  Commit
+subscribers (registered by ``ops``, the way sysrepo calls its plugins) prepare an action from
+the old and new trees and may refuse the change; their actions run after the swap and are
+undone with it when anything later fails.
 """
 
 from __future__ import annotations
@@ -20,9 +26,10 @@ from lxml import etree
 
 from agent import xmlutil
 from agent.datastore.edit import EditResult, ErrorOption, Operation, apply_edit
+from agent.datastore.journal import Journal
 from agent.datastore.locks import Locks
-from agent.datastore.persist import atomic_write, remove_stale_temps
-from agent.datastore.schema import Schema
+from agent.datastore.persist import CommitLog, remove_stale_temps
+from agent.datastore.schema import Schema, SchemaNode
 from agent.datastore.validate import Validator
 from agent.errors import (
     InvalidValue,
@@ -38,6 +45,7 @@ log = logging.getLogger(__name__)
 RUNNING = "running"
 CANDIDATE = "candidate"
 DATASTORES = (RUNNING, CANDIDATE)
+_LOG_NS = "urn:netconf-pki-agent:commit-log"
 
 
 class TestOption(StrEnum):
@@ -46,24 +54,38 @@ class TestOption(StrEnum):
     TEST_ONLY = "test-only"
 
 
-class CommitSubscriber(Protocol):
-    """Told about every commit, before and after the swap (sysrepo's change/done events)."""
-
-    def check(self, old: Element, new: Element) -> None:
-        """Raise an RpcError to refuse the change; must not change anything."""
-
-    def apply(self, old: Element, new: Element) -> None:
+class CommitAction(Protocol):
+    def apply(self) -> None:
         """Carry out the change; raise to make the commit fail and be undone."""
+
+    def undo(self) -> None:
+        """Reverse a successful apply (a later step of the same commit failed)."""
+
+
+class CommitSubscriber(Protocol):
+    """Told about every commit before running changes (sysrepo's change event)."""
+
+    def prepare(self, old: Element, new: Element) -> CommitAction | None:
+        """Raise an RpcError to refuse the change; must not change anything itself."""
 
 
 StateProvider = Callable[[], list[Element]]
 
 
 @dataclass(slots=True)
-class _Candidate:
-    tree: Element
-    # Sessions whose edits the candidate holds (RFC 6241 §8.3.5.1 lock rule).
-    modified_by: set[int] = field(default_factory=set)
+class _Pending:
+    """What the candidate holds beyond running."""
+
+    edits: list[Element] = field(default_factory=list)  # commit-log <edit> records
+    replaced: bool = False  # a copy-config replaced the candidate: commit copies it whole
+    journal: Journal = field(default_factory=Journal)
+    changed: list[Element] = field(default_factory=list)
+    removed: list[tuple[SchemaNode, Element]] = field(default_factory=list)
+    modified_by: set[int] = field(default_factory=set)  # RFC 6241 §8.3.5.1 lock rule
+
+    @property
+    def empty(self) -> bool:
+        return not self.edits and not self.replaced
 
 
 def empty_root() -> Element:
@@ -71,26 +93,43 @@ def empty_root() -> Element:
 
 
 class Datastore:
+    # Rewrite the snapshot once the log outgrows it (and at least this many bytes).
+    MIN_LOG_BYTES = 1 << 20
+
     def __init__(self, schema: Schema, state_dir: Path) -> None:
         self.schema = schema
         self.validator = Validator(schema)
         self.locks = Locks()
-        self._file = state_dir / "running.xml"
         self._state_dir = state_dir
+        self._log = CommitLog(state_dir / "running.xml", state_dir / "running.log")
+        self._seq = 0
+        self._snapshot_bytes = 0
         self._subscribers: list[CommitSubscriber] = []
         self._state_providers: list[StateProvider] = []
         self._running = empty_root()
-        self._candidate = _Candidate(empty_root())
+        self._candidate = empty_root()
+        self._pending = _Pending()
 
     # -- start-up ------------------------------------------------------------------------
 
     def load(self) -> None:
-        """Restore running from disk; the candidate starts equal to it."""
+        """Restore running from the snapshot and the commit log; candidate = running."""
         self._state_dir.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(self._state_dir)
-        if self._file.exists():
-            self._running = _reroot(xmlutil.parse(self._file.read_bytes()))
-        self._candidate = _Candidate(copy.deepcopy(self._running))
+        if self._log.snapshot_path.exists():
+            snap = xmlutil.parse(self._log.snapshot_path.read_bytes())
+            self._seq = int(snap.get("seq", "0"))
+            self._running = _reroot(snap)
+        replayed = 0
+        for seq, body in self._log.records():
+            if seq > self._seq:
+                for record in xmlutil.children(xmlutil.parse(body)):
+                    self._replay(self._running, record, None)
+                self._seq, replayed = seq, replayed + 1
+        if replayed or not self._log.snapshot_path.exists():
+            self._write_snapshot()
+        self._candidate = copy.deepcopy(self._running)
+        log.info("running restored at commit %d (%d replayed from the log)", self._seq, replayed)
 
     def subscribe(self, subscriber: CommitSubscriber) -> None:
         self._subscribers.append(subscriber)
@@ -105,7 +144,7 @@ class Datastore:
         if name == RUNNING:
             return self._running
         if name == CANDIDATE:
-            return self._candidate.tree
+            return self._candidate
         raise _unknown_datastore(name)
 
     def operational(self) -> Element:
@@ -116,9 +155,9 @@ class Datastore:
         return out
 
     def candidate_modified(self) -> bool:
-        return bool(self._candidate.modified_by)
+        return not self._pending.empty
 
-    # -- writes --------------------------------------------------------------------------
+    # -- edits ---------------------------------------------------------------------------
 
     def edit(
         self,
@@ -131,88 +170,142 @@ class Datastore:
         test_option: TestOption = TestOption.TEST_THEN_SET,
     ) -> EditResult:
         self._check_writable(target, session_id)
-        work = copy.deepcopy(self._candidate.tree)
-        checker = None if test_option is TestOption.SET else self.validator.check_value
-        result = apply_edit(
-            self.schema,
-            work,
-            config,
-            default_operation=default_operation,
-            error_option=error_option,
-            check_value=checker,
-        )
+        record = _edit_record(config, default_operation, error_option, test_option)
+        journal = Journal()
+        try:
+            result = self._replay(self._candidate, record, journal)
+        except (RpcError, RpcErrors):
+            journal.undo()
+            raise
         if test_option is TestOption.TEST_ONLY:
-            return result
-        if result.errors and error_option is ErrorOption.ROLLBACK_ON_ERROR:
-            return result
-        if result.changed or result.removed:
-            self._candidate.tree = work
-            self._candidate.modified_by.add(session_id)
+            journal.undo()
+        elif result.changed or result.removed:
+            p = self._pending
+            p.edits.append(record)
+            p.journal.extend(journal)
+            p.changed.extend(result.changed)
+            p.removed.extend(result.removed)
+            p.modified_by.add(session_id)
         return result
+
+    def _replay(self, tree: Element, record: Element, journal: Journal | None) -> EditResult:
+        """Apply one <edit> record (also used to replay commits on running and at start)."""
+        test_option = TestOption(record.get("test-option", TestOption.TEST_THEN_SET))
+        checker = None if test_option is TestOption.SET else self.validator.check_value
+        return apply_edit(
+            self.schema,
+            tree,
+            record[0],
+            default_operation=Operation(record.get("default-operation", Operation.MERGE)),
+            error_option=ErrorOption(record.get("error-option", ErrorOption.STOP_ON_ERROR)),
+            check_value=checker,
+            journal=journal,
+        )
 
     def copy_config(self, session_id: int, source: str | Element, target: str) -> None:
         self._check_writable(target, session_id)
-        tree = self._source_tree(source)
+        tree = self.tree(source) if isinstance(source, str) else _reroot(source)
         if not isinstance(source, str):
-            self._raise_invalid(tree)
-        self._candidate.tree = copy.deepcopy(tree)
-        self._candidate.modified_by.add(session_id)
+            RpcErrors.raise_if_any(self.validator.validate(tree))
+        modified_by = self._pending.modified_by | {session_id}
+        self._candidate = copy.deepcopy(tree)
+        self._pending = _Pending(replaced=True, modified_by=modified_by)
 
     def delete_config(self, session_id: int, target: str) -> None:
-        # RFC 6241 §7.4: running cannot be deleted; candidate is not a valid target either
-        # (§8.3.5.3 uses discard-changes), so this agent has no deletable datastore.
+        # RFC 6241 §7.4: running cannot be deleted, and this agent has no startup.
         raise OperationNotSupported(
             f"delete-config of {target} is not supported; "
-            "use discard-changes or copy-config to the candidate",
-            error_type=None,
+            "use discard-changes, or copy-config to the candidate"
         )
 
     def discard_changes(self, session_id: int) -> None:
         self.locks.check_write(CANDIDATE, session_id)
-        self._candidate = _Candidate(copy.deepcopy(self._running))
+        self._discard()
+
+    def _discard(self) -> None:
+        if self._pending.replaced:
+            self._candidate = copy.deepcopy(self._running)
+        else:
+            self._pending.journal.undo()
+        self._pending = _Pending()
+
+    # -- validate and commit ---------------------------------------------------------------
 
     def validate(self, source: str | Element) -> None:
-        self._raise_invalid(self._source_tree(source))
+        if source == CANDIDATE:
+            RpcErrors.raise_if_any(self._validate_candidate())
+            return
+        tree = self.tree(source) if isinstance(source, str) else _reroot(source)
+        RpcErrors.raise_if_any(self.validator.validate(tree))
+
+    def _validate_candidate(self) -> list[RpcError]:
+        p = self._pending
+        if p.replaced:
+            return self.validator.validate(self._candidate)
+        if not p.edits:
+            return []
+        root = self._candidate
+        changed = [el for el in p.changed if _attached(el, root)]
+        removed = [(sn, parent) for sn, parent in p.removed if _attached(parent, root)]
+        return self.validator.validate_changes(root, changed, removed)
 
     def commit(self, session_id: int) -> None:
-        """Validate the candidate, let subscribers check it, make it running, persist."""
+        """Validate the candidate, let subscribers refuse it, make it running, persist it."""
         self.locks.check_write(RUNNING, session_id)
         self.locks.check_write(CANDIDATE, session_id)
-        new = self._candidate.tree
-        self._raise_invalid(new)
-        old = self._running
-        for sub in self._subscribers:
-            sub.check(old, new)
-        new_running = copy.deepcopy(new)
-        self._swap_and_apply(old, new_running)
-        self._candidate.modified_by.clear()
-
-    def _swap_and_apply(self, old: Element, new: Element) -> None:
-        applied: list[CommitSubscriber] = []
+        if self._pending.empty:
+            return
+        RpcErrors.raise_if_any(self._validate_candidate())
+        actions = [a for s in self._subscribers if (a := s.prepare(self._running, self._candidate))]
+        old_running, journal = self._running, Journal()
+        done: list[CommitAction] = []
         try:
-            self._persist(new)
-            self._running = new
-            for sub in self._subscribers:
-                sub.apply(old, new)
-                applied.append(sub)
+            self._advance_running(journal)
+            for action in actions:
+                action.apply()
+                done.append(action)
+            self._persist()
         except BaseException:
-            log.exception("commit failed while applying; restoring the previous running")
-            self._running = old
-            self._persist(old)
-            for sub in reversed(applied):
-                sub.apply(new, old)
+            log.exception("commit failed after validation; restoring the previous running")
+            for action in reversed(done):
+                action.undo()
+            journal.undo()
+            self._running = old_running
             raise
+        self._pending = _Pending()
 
-    def _persist(self, tree: Element) -> None:
-        atomic_write(self._file, etree.tostring(tree, encoding="utf-8"))
+    def _advance_running(self, journal: Journal) -> None:
+        if self._pending.replaced:
+            self._running = copy.deepcopy(self._candidate)
+            return
+        for record in self._pending.edits:
+            self._replay(self._running, record, journal)
+
+    def _persist(self) -> None:
+        self._seq += 1
+        if self._pending.replaced or self._log.log_bytes > max(self._snapshot_bytes, self.MIN_LOG_BYTES):
+            self._write_snapshot()
+            return
+        body = etree.Element(f"{{{_LOG_NS}}}commit", nsmap={None: _LOG_NS})
+        body.extend(copy.deepcopy(r) for r in self._pending.edits)
+        self._log.append(self._seq, etree.tostring(body, encoding="utf-8"))
+
+    def _write_snapshot(self) -> None:
+        self._running.set("seq", str(self._seq))
+        try:
+            data = etree.tostring(self._running, encoding="utf-8")
+        finally:
+            del self._running.attrib["seq"]
+        self._log.write_snapshot(data)
+        self._snapshot_bytes = len(data)
 
     # -- locks and sessions ----------------------------------------------------------------
 
     def lock(self, name: str, session_id: int) -> None:
         _check_name(name)
         if name == CANDIDATE:
-            others = self._candidate.modified_by - {session_id}
-            if others:
+            others = self._pending.modified_by - {session_id}
+            if others and not self._pending.empty:
                 # RFC 6241 §8.3.5.1: no lock while the candidate holds others' changes.
                 raise LockDenied(
                     "the candidate holds uncommitted changes of another session; "
@@ -224,45 +317,52 @@ class Datastore:
     def unlock(self, name: str, session_id: int) -> None:
         _check_name(name)
         self.locks.unlock(name, session_id)
-        if name == CANDIDATE and self._candidate.modified_by:
-            # RFC 6241 §8.3.5.2: releasing the candidate lock discards the holder's changes.
-            self._candidate = _Candidate(copy.deepcopy(self._running))
+        if name == CANDIDATE:
+            # RFC 6241 §8.3.5.2: releasing the candidate lock discards uncommitted changes.
+            self._discard()
 
     def session_closed(self, session_id: int) -> None:
-        """Locks die with their session (RFC 6241 §7.5); so do its candidate changes when it
-        held the candidate lock."""
-        released = self.locks.release_all(session_id)
-        if CANDIDATE in released and self._candidate.modified_by:
-            self._candidate = _Candidate(copy.deepcopy(self._running))
+        """Locks die with their session (RFC 6241 §7.5); a candidate lock takes the
+        candidate's uncommitted changes with it."""
+        if CANDIDATE in self.locks.release_all(session_id):
+            self._discard()
 
     # -- helpers -------------------------------------------------------------------------
 
     def _check_writable(self, target: str, session_id: int) -> None:
         if target == RUNNING:
             raise OperationNotSupported(
-                "the running datastore is not directly writable; "
-                "edit the candidate and commit",
-                error_type=None,
+                "the running datastore is not directly writable; edit the candidate and commit"
             )
         _check_name(target)
         self.locks.check_write(CANDIDATE, session_id)
 
-    def _source_tree(self, source: str | Element) -> Element:
-        if isinstance(source, str):
-            return self.tree(source)
-        return _reroot(source)
 
-    def _raise_invalid(self, tree: Element) -> None:
-        errors: list[RpcError] = self.validator.validate(tree)
-        RpcErrors.raise_if_any(errors)
+def _edit_record(
+    config: Element, default: Operation, error: ErrorOption, test: TestOption
+) -> Element:
+    record = etree.Element(f"{{{_LOG_NS}}}edit", nsmap={None: _LOG_NS})
+    record.set("default-operation", default.value)
+    record.set("error-option", error.value)
+    record.set("test-option", test.value)
+    record.append(copy.deepcopy(config))
+    return record
+
+
+def _attached(el: Element, root: Element) -> bool:
+    node: Element | None = el
+    while node is not None:
+        if node is root:
+            return True
+        node = node.getparent()
+    return False
 
 
 def _reroot(config: Element) -> Element:
     """Copy the children of a <config>/<data> element under a fresh datastore root."""
     root = empty_root()
-    for child in config:
-        if xmlutil.is_element(child):
-            root.append(copy.deepcopy(child))
+    for child in xmlutil.children(config):
+        root.append(copy.deepcopy(child))
     return root
 
 
@@ -274,17 +374,6 @@ def _check_name(name: str) -> None:
 def _unknown_datastore(name: str) -> RpcError:
     if name == "startup":
         return OperationNotSupported(
-            "the startup datastore is not supported: running is persisted on every commit",
-            error_type=None,
+            "the startup datastore is not supported: running is persisted on every commit"
         )
-    return InvalidValue(f"unknown datastore {name!r}", error_type=None)
-
-
-__all__ = [
-    "CANDIDATE",
-    "DATASTORES",
-    "RUNNING",
-    "CommitSubscriber",
-    "Datastore",
-    "TestOption",
-]
+    return InvalidValue(f"unknown datastore {name!r}")

@@ -8,7 +8,6 @@ session runs in its own task, so a silent or slow client never delays another.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -38,15 +37,17 @@ class Connection:
         self.peer = peer
         # Bytes from the peer; b"" is EOF; None asks the session to end (kill, shutdown).
         self.inbox: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self.writable = asyncio.Event()
+        self.writable.set()
 
     def write(self, data: bytes) -> None:
         if not self._chan.is_closing():
             self._chan.write(data)
 
     async def drain(self) -> None:
-        # Backpressure per channel: a client that does not read only stalls itself.
-        with contextlib.suppress(asyncssh.Error, ConnectionError, BrokenPipeError):
-            await self._chan.drain()  # type: ignore[attr-defined]
+        """Wait while the peer's window is full: a client that does not read stalls only
+        its own session."""
+        await self.writable.wait()
 
     def close(self) -> None:
         self._chan.close()
@@ -85,12 +86,21 @@ class _NetconfChannel(asyncssh.SSHServerSession):  # type: ignore[type-arg]
         assert self._chan is not None
         self._conn = Connection(self._chan, self._user, self._peer)
         self._task = asyncio.get_running_loop().create_task(self._run(self._conn))
+        self._task.add_done_callback(_log_crash)
 
     async def _run(self, conn: Connection) -> None:
         try:
             await self._runner(conn)
         finally:
             conn.close()
+
+    def pause_writing(self) -> None:
+        if self._conn is not None:
+            self._conn.writable.clear()
+
+    def resume_writing(self) -> None:
+        if self._conn is not None:
+            self._conn.writable.set()
 
     def data_received(self, data: bytes, datatype: object) -> None:  # type: ignore[override]
         if self._conn is not None and data:
@@ -104,6 +114,12 @@ class _NetconfChannel(asyncssh.SSHServerSession):  # type: ignore[type-arg]
     def connection_lost(self, exc: Exception | None) -> None:
         if self._conn is not None:
             self._conn.inbox.put_nowait(b"")
+            self._conn.writable.set()
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("session task crashed", exc_info=task.exception())
 
 
 class _SSHServer(asyncssh.SSHServer):

@@ -1,0 +1,91 @@
+"""tools/bench.py end to end: a --quick run against a real agent reports every row.
+
+Two runs cover both SSH libraries of the tool and both framings (asyncssh with base:1.1
+chunked framing, paramiko with base:1.0 end-of-message framing)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.integration.agent_process import REPO, start_agent
+
+BENCH = REPO / "tools" / "bench.py"
+TEMPLATE = REPO / "tools" / "bench_templates" / "npa-keys.toml"
+# --quick sizes: 10-entry small datastore, bulk 100 and 1,000, 1,000-entry large datastore.
+QUICK_ROWS = {
+    "session-setup": (0, None),
+    "get-config-small": (10, 10),
+    "edit-commit-one-small": (1, 10),
+    "edit-commit-bulk-100": (100, 0),
+    "get-config-bulk-100": (100, 100),
+    "edit-commit-bulk-1000": (1000, 0),
+    "get-config-bulk-1000": (1000, 1000),
+    "edit-commit-one-large": (1, 1000),
+}
+
+
+def _run_bench(host: str, port: int, password_file: Path, out: Path, *extra: str) -> str:
+    cmd = [
+        sys.executable, str(BENCH), "--host", host, "--port", str(port), "--user", "admin",
+        "--password-file", str(password_file), "--template", str(TEMPLATE),
+        "--quick", "--repeat", "1", "--json", str(out), *extra,
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, cwd=REPO)
+    assert proc.returncode == 0, f"bench failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [("--ssh", "asyncssh"), ("--ssh", "paramiko", "--base10")],
+    ids=["asyncssh-1.1", "paramiko-1.0"],
+)
+def test_bench_quick_reports_every_row(tmp_path: Path, extra: tuple[str, ...]) -> None:
+    agent = start_agent(tmp_path / "state")
+    out = tmp_path / "bench.json"
+    try:
+        stdout = _run_bench(agent.host, agent.port, agent.state_dir / "admin-password", out, *extra)
+    finally:
+        agent.stop()
+    result = json.loads(out.read_text())
+    assert set(result["rows"]) == set(QUICK_ROWS)
+    for name, (n, store) in QUICK_ROWS.items():
+        row = result["rows"][name]
+        stats = [row["min_ms"], row["median_ms"], row["max_ms"]]
+        assert all(isinstance(v, int | float) and v > 0 for v in stats), (name, row)
+        assert stats == sorted(stats), (name, row)
+        assert (row["n"], row["store"]) == (n, store), name
+        assert row["samples"] >= 1
+        assert name in stdout
+    assert result["server"]["datastore"] == "candidate"
+    framing = "end-of-message" if "--base10" in extra else "chunked"
+    assert result["server"]["framing"].startswith(framing)
+    assert result["ratios"]["edit-commit-one-large/edit-commit-one-small"] > 0
+    assert result["rows"]["edit-commit-one-small"]["ops_per_s"] > 0
+
+
+def test_bench_reports_an_rpc_error(tmp_path: Path) -> None:
+    """A template the server cannot accept ends the run with the server's rpc-error."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        'namespace = "urn:example:nonexistent"\n'
+        "parent = '<things xmlns=\"urn:example:nonexistent\">{entries}</things>'\n"
+        "entry = '<thing><name>t{i}</name></thing>'\n"
+    )
+    agent = start_agent(tmp_path / "state")
+    try:
+        cmd = [
+            sys.executable, str(BENCH), "--host", agent.host, "--port", str(agent.port),
+            "--password-file", str(agent.state_dir / "admin-password"), "--template", str(bad),
+            "--quick", "--repeat", "1", "--ops", "1",
+        ]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=REPO)
+    finally:
+        agent.stop()
+    assert proc.returncode == 1
+    assert "bench: error:" in proc.stderr and "failed" in proc.stderr, proc.stderr

@@ -1,0 +1,882 @@
+#!/usr/bin/env python3
+"""A server-agnostic NETCONF benchmark: session set-up, get-config and edit-config + commit.
+
+Why a tool of its own: the figures must be comparable with other servers (netopeer2 + sysrepo
+is the reference), so nothing here knows about this project's agent.  The host, port, user,
+password and a *model template* naming a list to fill are arguments; the same run works
+against any NETCONF/SSH server that implements the list.
+
+Why its own client: stock ncclient 0.7.1 hands every request to a transport thread that polls
+its send queue every 100 ms, and it leaves Nagle's algorithm on, so a request/reply round trip
+is dominated by the client.  This module speaks just enough NETCONF over SSH (RFC 6241,
+RFC 6242) to measure the server: a socket of its own with TCP_NODELAY, the ``netconf``
+subsystem, the hello exchange, base:1.1 chunked framing when both sides offer it (else
+end-of-message framing), and blocking reads straight from the SSH channel, with no polling
+thread and no sleeps.  Replies are parsed with lxml only to check for ``<ok/>`` and
+``<rpc-error>`` (an rpc-error aborts the run with its message) and to count the entries a
+get-config returned.  Timers stop when the last byte of a reply has arrived; the client's own
+XML parsing is not counted.  Two SSH libraries can carry the session (``--ssh``): asyncssh
+(the default; one thread, its event loop driven from the blocking calls) and paramiko (a
+reader thread per connection).  The SSH host key is not verified: this is a benchmark, run it
+only against servers on networks you trust.
+
+What one run measures (each row repeated ``--repeat`` times; min, median and max in ms):
+
+==========================  ======================================================
+session-setup               TCP + SSH connect and auth, hello exchange, close-session
+get-config-small            get-config (subtree filter on the list), 10 entries
+edit-commit-one-small       edit-config creating one entry + commit, 10 entries
+edit-commit-bulk-1000       edit-config of 1,000 entries + commit, from empty
+get-config-bulk-1000        get-config of those 1,000 entries
+edit-commit-bulk-10000      the same with 10,000 entries
+get-config-bulk-10000       get-config of those 10,000 entries
+edit-commit-one-large       edit-config creating one entry + commit, 10,000 entries
+==========================  ======================================================
+
+Cheap rows (session set-up, small get-config, one-entry edits) take ``--ops`` samples per
+repetition; bulk rows one.  Edit rows also report their edit-config and commit parts.  After
+each timed one-entry edit the entry is removed again (untimed) so that every sample runs on
+the datastore size the row claims; between phases the list's parent is removed
+(``operation="remove"``) and committed.  The edit target is the candidate datastore followed
+by ``<commit/>`` when the server advertises ``:candidate``, else the running datastore
+(``:writable-running``, no commit).  ``--quick`` shrinks the sizes (100 and 1,000 entries
+instead of 1,000 and 10,000) and the sample counts for CI smoke runs.
+
+Model template (TOML, or JSON with the same keys):
+
+.. code-block:: toml
+
+    name = "npa-keys"                       # optional, shown in the report
+    namespace = "urn:example:keys"          # the list's XML namespace (checked)
+    # The list's parent path as XML; {entries} marks where the list entries go.
+    parent = '<keys xmlns="urn:example:keys">{entries}</keys>'
+    # One list entry; every {i} becomes the entry's number (0, 1, 2, ...).
+    entry = '<key><label>bench-{i}</label><modulus>2048</modulus></key>'
+    # Optional: the get-config subtree filter (default: the parent path, emptied).
+    filter = '<keys xmlns="urn:example:keys"><key/></keys>'
+    # Optional: names of the entry's key leaves (default: its first child element).
+    keys = ["label"]
+
+Placeholders are replaced textually (no ``str.format``), so braces elsewhere are harmless.
+The element that holds ``{entries}`` is the one removed between phases.
+
+Example::
+
+    python tools/bench.py --host 127.0.0.1 --port 8830 --user admin \\
+        --password-file var/admin-password --template tools/bench_templates/npa-keys.toml \\
+        --repeat 5 --json bench.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import statistics
+import sys
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from lxml import etree
+
+BASE_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
+BASE_1_0 = "urn:ietf:params:netconf:base:1.0"
+BASE_1_1 = "urn:ietf:params:netconf:base:1.1"
+CAP_CANDIDATE = "urn:ietf:params:netconf:capability:candidate:1.0"
+CAP_WRITABLE_RUNNING = "urn:ietf:params:netconf:capability:writable-running:1.0"
+EOM = b"]]>]]>"
+MAX_CHUNK = 4294967295  # RFC 6242 §4.2
+RECV_SIZE = 1 << 20
+_MARKER = "bench-entries-marker"
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+
+# netopeer2 2.4.5 + sysrepo on the same machine class: medians in ms, for the default sizes.
+REFERENCE = {
+    "session-setup": "17-34",
+    "get-config-small": "1.0",
+    "edit-commit-one-small": "3.5",
+    "edit-commit-bulk-1000": "25",
+    "edit-commit-bulk-10000": "260-330",
+    "get-config-bulk-10000": "34-50",
+}
+
+
+class BenchError(Exception):
+    """Anything that ends the run: connection trouble, a framing error, an rpc-error."""
+
+
+# -- SSH byte channels ----------------------------------------------------------------------
+
+
+class ByteChannel(Protocol):
+    """One SSH session channel running the ``netconf`` subsystem, as blocking calls."""
+
+    def send(self, data: bytes) -> None: ...
+
+    def recv(self) -> bytes:
+        """The next bytes from the server; b"" at end of file."""
+        ...
+
+    def close(self) -> None: ...
+
+    @property
+    def cipher(self) -> str:
+        """The negotiated client-to-server cipher, for the report."""
+        ...
+
+
+@dataclass(frozen=True)
+class Target:
+    host: str
+    port: int
+    user: str
+    password: str
+    timeout: float = 30.0
+
+
+def nodelay_socket(target: Target) -> socket.socket:
+    """A connected TCP socket with Nagle's algorithm off: requests are small and must leave
+    at once, not wait for the previous segment's ACK."""
+    try:
+        sock = socket.create_connection((target.host, target.port), timeout=target.timeout)
+    except OSError as exc:
+        raise BenchError(f"cannot connect to {target.host}:{target.port}: {exc}") from None
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+# AES-GCM first: cheap on both sides (AES-NI), so the server's crypto cost stays small and
+# comparable between servers; the rest is fallback.  (asyncssh's own preference,
+# chacha20-poly1305, roughly doubled a small round trip against an asyncssh server.)
+CIPHERS = (
+    "aes128-gcm@openssh.com",
+    "aes256-gcm@openssh.com",
+    "aes128-ctr",
+    "aes256-ctr",
+    "chacha20-poly1305@openssh.com",
+)
+
+
+class ParamikoChannel:
+    """paramiko: its transport thread reads the socket; recv() blocks on the channel."""
+
+    def __init__(self, target: Target) -> None:
+        import paramiko  # installed with ncclient (the project's test extras)
+
+        self._transport = paramiko.Transport(nodelay_socket(target))
+        opts = self._transport.get_security_options()
+        opts.ciphers = [c for c in CIPHERS if c in opts.ciphers] + [
+            c for c in opts.ciphers if c not in CIPHERS
+        ]
+        try:
+            self._transport.start_client(timeout=target.timeout)
+            self._transport.auth_password(target.user, target.password)
+            self._chan = self._transport.open_session(timeout=target.timeout)
+            self._chan.invoke_subsystem("netconf")
+        except (paramiko.SSHException, OSError) as exc:
+            self._transport.close()
+            raise BenchError(f"SSH: {exc}") from None
+
+    @property
+    def cipher(self) -> str:
+        return str(self._transport.local_cipher)
+
+    def send(self, data: bytes) -> None:
+        self._chan.sendall(data)
+
+    def recv(self) -> bytes:
+        return bytes(self._chan.recv(RECV_SIZE))
+
+    def close(self) -> None:
+        self._transport.close()
+
+
+class AsyncsshChannel:
+    """asyncssh in the calling thread: writes go straight to the socket, recv() runs the
+    event loop only until the channel has delivered data."""
+
+    def __init__(self, target: Target) -> None:
+        import asyncssh  # a dependency of the agent, so always installed with it
+
+        self._loop = asyncio.new_event_loop()
+        self._buf = bytearray()
+        self._eof = False
+        self._waiter: asyncio.Future[None] | None = None
+        try:
+            self._conn, self._chan = self._loop.run_until_complete(self._open(asyncssh, target))
+        except (asyncssh.Error, OSError) as exc:
+            self._loop.close()
+            raise BenchError(f"SSH: {exc}") from None
+
+    async def _open(self, asyncssh: Any, target: Target) -> tuple[Any, Any]:
+        conn = await asyncssh.connect(
+            sock=nodelay_socket(target),
+            username=target.user,
+            password=target.password,
+            known_hosts=None,  # host key not verified (benchmark tool)
+            client_keys=None,
+            agent_path=None,
+            config=None,
+            preferred_auth="password",
+            encryption_algs=list(CIPHERS),
+            connect_timeout=target.timeout,
+        )
+        chan, _ = await conn.create_session(
+            lambda: _AsyncsshSession(self), subsystem="netconf", encoding=None
+        )
+        return conn, chan
+
+    @property
+    def cipher(self) -> str:
+        return str(self._conn.get_extra_info("send_cipher"))
+
+    def _wake(self, data: bytes | None) -> None:
+        """Called by the session when data or end of file arrive."""
+        if data is None:
+            self._eof = True
+        else:
+            self._buf += data
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    def send(self, data: bytes) -> None:
+        self._chan.write(data)
+
+    def recv(self) -> bytes:
+        while not self._buf and not self._eof:
+            self._waiter = self._loop.create_future()
+            self._loop.run_until_complete(self._waiter)
+        data = bytes(self._buf)
+        self._buf.clear()
+        return data
+
+    def close(self) -> None:
+        self._conn.close()
+        self._loop.run_until_complete(self._conn.wait_closed())
+        self._loop.close()
+
+
+class _AsyncsshSession:
+    """asyncssh.SSHClientSession's callbacks, duck-typed (asyncssh is imported lazily),
+    forwarding data and end of file to the channel object."""
+
+    def __init__(self, owner: AsyncsshChannel) -> None:
+        self._owner = owner
+
+    def connection_made(self, chan: object) -> None:
+        pass
+
+    def data_received(self, data: bytes, datatype: object) -> None:
+        self._owner._wake(data)
+
+    def eof_received(self) -> bool:
+        self._owner._wake(None)
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._owner._wake(None)
+
+    def session_started(self) -> None:
+        pass
+
+    def pause_writing(self) -> None:
+        pass
+
+    def resume_writing(self) -> None:
+        pass
+
+    def xon_xoff_requested(self, client_can_do: bool) -> None:
+        pass
+
+    def exit_status_received(self, status: int) -> None:
+        pass
+
+    def exit_signal_received(self, *args: object) -> None:
+        pass
+
+
+BACKENDS: dict[str, Callable[[Target], ByteChannel]] = {
+    "asyncssh": AsyncsshChannel,
+    "paramiko": ParamikoChannel,
+}
+
+
+# -- RFC 6242 framing -----------------------------------------------------------------------
+
+
+class FrameReader:
+    """Whole NETCONF messages from a byte channel, in either framing."""
+
+    def __init__(self, recv: Callable[[], bytes]) -> None:
+        self._recv = recv
+        self._buf = bytearray()
+
+    def _fill(self) -> None:
+        data = self._recv()
+        if not data:
+            raise BenchError("the server closed the session")
+        self._buf += data
+
+    def read_eom(self) -> bytes:
+        start = 0
+        while (end := self._buf.find(EOM, start)) < 0:
+            start = max(0, len(self._buf) - len(EOM) + 1)
+            self._fill()
+        msg = bytes(self._buf[:end])
+        del self._buf[: end + len(EOM)]
+        return msg
+
+    def read_chunked(self) -> bytes:
+        out = bytearray()
+        while (size := self._chunk_header()) is not None:
+            while len(self._buf) < size:
+                self._fill()
+            out += self._buf[:size]
+            del self._buf[:size]
+        return bytes(out)
+
+    def _chunk_header(self) -> int | None:
+        """Consume one ``\\n#SIZE\\n`` header and return SIZE, or None for ``\\n##\\n``."""
+        while (nl := self._buf.find(b"\n", 1)) < 0 and len(self._buf) <= 13:
+            self._fill()
+        header = bytes(self._buf[: nl + 1]) if nl > 0 else bytes(self._buf[:14])
+        token = header[2:-1]
+        if nl < 0 or not header.startswith(b"\n#") or not (
+            token == b"#" or (token.isdigit() and token[:1] != b"0" and int(token) <= MAX_CHUNK)
+        ):
+            raise BenchError(f"bad chunk header: {bytes(self._buf[:20])!r}")
+        del self._buf[: nl + 1]
+        return None if token == b"#" else int(token)
+
+
+def frame(data: bytes, chunked: bool) -> bytes:
+    if chunked:
+        return b"\n#%d\n%s\n##\n" % (len(data), data) if data else b"\n##\n"
+    return data + EOM
+
+
+# -- NETCONF session ------------------------------------------------------------------------
+
+
+def _qn(name: str) -> str:
+    return f"{{{BASE_NS}}}{name}"
+
+
+def rpc_errors(reply: etree._Element) -> list[str]:
+    """Each rpc-error of a reply as one line: tag, app-tag, path, message."""
+    out = []
+    for err in reply.iter(_qn("rpc-error")):
+        parts = [err.findtext(_qn("error-tag")) or "?"]
+        if app_tag := err.findtext(_qn("error-app-tag")):
+            parts.append(f"app-tag {app_tag}")
+        if path := err.findtext(_qn("error-path")):
+            parts.append(f"path {path.strip()}")
+        if message := err.findtext(_qn("error-message")):
+            parts.append(message.strip())
+        out.append(": ".join(parts))
+    return out
+
+
+class Netconf:
+    """A synchronous NETCONF session: one request, one reply, nothing in between."""
+
+    def __init__(self, channel: ByteChannel, *, allow_base11: bool = True) -> None:
+        self._chan = channel
+        self._reader = FrameReader(channel.recv)
+        self._message_id = 0
+        self.server_capabilities: tuple[str, ...] = ()
+        self.session_id = ""
+        self.chunked = False
+        self.cipher = channel.cipher
+        self._hello(allow_base11)
+
+    @classmethod
+    def connect(cls, backend: str, target: Target, *, allow_base11: bool = True) -> Netconf:
+        channel = BACKENDS[backend](target)
+        try:
+            return cls(channel, allow_base11=allow_base11)
+        except BaseException:
+            channel.close()
+            raise
+
+    def _hello(self, allow_base11: bool) -> None:
+        caps = [BASE_1_0, BASE_1_1] if allow_base11 else [BASE_1_0]
+        body = "".join(f"<capability>{c}</capability>" for c in caps)
+        hello = f'<hello xmlns="{BASE_NS}"><capabilities>{body}</capabilities></hello>'
+        self._chan.send(frame(hello.encode(), chunked=False))
+        root = _parse(self._reader.read_eom(), "hello")
+        self.server_capabilities = tuple(
+            (c.text or "").strip() for c in root.iter(_qn("capability"))
+        )
+        self.session_id = root.findtext(_qn("session-id")) or ""
+        self.chunked = allow_base11 and BASE_1_1 in self.server_capabilities
+
+    def rpc_raw(self, operation: str) -> tuple[int, bytes]:
+        """Send one operation; return (ns from send until the whole reply arrived, reply)."""
+        self._message_id += 1
+        msg = f'<rpc xmlns="{BASE_NS}" message-id="{self._message_id}">{operation}</rpc>'
+        data = frame(msg.encode(), self.chunked)
+        start = time.perf_counter_ns()
+        self._chan.send(data)
+        raw = self._reader.read_chunked() if self.chunked else self._reader.read_eom()
+        return time.perf_counter_ns() - start, raw
+
+    def rpc(self, operation: str, what: str) -> tuple[int, etree._Element]:
+        """One RPC that must succeed: (elapsed ns, parsed reply)."""
+        elapsed, raw = self.rpc_raw(operation)
+        reply = _parse(raw, what)
+        if errors := rpc_errors(reply):
+            raise BenchError(f"{what} failed: " + "; ".join(errors))
+        return elapsed, reply
+
+    def close(self) -> None:
+        """close-session, then the SSH connection."""
+        try:
+            self.rpc("<close-session/>", "close-session")
+        finally:
+            self._chan.close()
+
+
+def _parse(raw: bytes, what: str) -> etree._Element:
+    try:
+        return etree.fromstring(raw, _PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise BenchError(f"unparsable {what} reply: {exc}: {raw[:200]!r}") from None
+
+
+# -- model templates ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Template:
+    """Builds the XML of a list of generated entries from a model template file."""
+
+    name: str
+    namespace: str
+    parent: str
+    entry: str
+    filter: str
+    keys: tuple[str, ...]
+    list_path: str  # ElementPath from <data> to the entries, in Clark notation
+
+    @classmethod
+    def load(cls, path: Path) -> Template:
+        try:
+            text = path.read_text(encoding="utf-8")
+            raw = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+        except (OSError, ValueError) as exc:  # TOMLDecodeError and JSONDecodeError too
+            raise BenchError(f"template {path}: {exc}") from None
+        missing = [k for k in ("namespace", "parent", "entry") if not raw.get(k)]
+        if missing or "{entries}" not in raw.get("parent", ""):
+            raise BenchError(f"template {path}: needs namespace, entry and a parent "
+                             f"with {{entries}} (missing: {', '.join(missing) or 'none'})")
+        return cls._build(path, raw)
+
+    @classmethod
+    def _build(cls, path: Path, raw: dict[str, Any]) -> Template:
+        parent, entry = str(raw["parent"]), str(raw["entry"])
+        try:
+            _, first = _with_marker(parent, entry.replace("{i}", "0"))
+        except (etree.XMLSyntaxError, StopIteration) as exc:
+            raise BenchError(f"template {path}: parent with one entry is not XML: {exc}") from None
+        if first is None or len(first) == 0:
+            raise BenchError(f"template {path}: the entry must be one element with children")
+        if etree.QName(first).namespace != raw["namespace"]:
+            raise BenchError(f"template {path}: the entry's namespace is "
+                             f"{etree.QName(first).namespace!r}, not {raw['namespace']!r}")
+        keys = tuple(raw.get("keys") or [etree.QName(first[0]).localname])
+        tags = [el.tag for el in reversed(list(first.iterancestors()))] + [first.tag]
+        return cls(
+            name=str(raw.get("name") or path.stem),
+            namespace=str(raw["namespace"]),
+            parent=parent,
+            entry=entry,
+            filter=str(raw.get("filter") or parent.replace("{entries}", "")),
+            keys=keys,
+            list_path="/".join(str(t) for t in tags),
+        )
+
+    def entries(self, start: int, count: int) -> str:
+        one = self.entry
+        return "".join(one.replace("{i}", str(i)) for i in range(start, start + count))
+
+    def config(self, entries_xml: str) -> str:
+        return self.parent.replace("{entries}", entries_xml)
+
+    def remove_all(self) -> str:
+        """The parent path with operation="remove" on the element that holds the list."""
+        root, marker = _with_marker(self.parent)
+        holder = marker.getparent()
+        assert holder is not None
+        holder.remove(marker)
+        holder.set(_qn("operation"), "remove")
+        return str(etree.tostring(root, encoding="unicode"))
+
+    def remove_entry(self, i: int) -> str:
+        """Entry number i, reduced to its key leaves, with operation="remove"."""
+        root, entry = _with_marker(self.parent, self.entries(i, 1))
+        marker = entry.getprevious()
+        assert marker is not None and entry.getparent() is not None
+        entry.getparent().remove(marker)
+        for child in list(entry):
+            if etree.QName(child).localname not in self.keys:
+                entry.remove(child)
+        entry.set(_qn("operation"), "remove")
+        return str(etree.tostring(root, encoding="unicode"))
+
+    def count(self, data: etree._Element) -> int:
+        """How many entries of the list a get-config <data> element holds."""
+        return len(data.findall(self.list_path))
+
+
+def _with_marker(parent: str, inner: str = "") -> tuple[etree._Element, etree._Element]:
+    """Parse the parent path with a marker element (then ``inner``) in place of {entries};
+    return the root and the element right after the marker (the marker itself if none)."""
+    root = etree.fromstring(parent.replace("{entries}", f"<{_MARKER}/>{inner}"), _PARSER)
+    marker = next(
+        el for el in root.iter() if isinstance(el.tag, str) and etree.QName(el).localname == _MARKER
+    )
+    nxt = marker.getnext()
+    return root, (nxt if inner and nxt is not None else marker)
+
+
+# -- measurements ---------------------------------------------------------------------------
+
+
+def _ms(ns: int) -> float:
+    return ns / 1e6
+
+
+def _summary(samples: list[float]) -> dict[str, float]:
+    return {
+        "min_ms": round(min(samples), 3),
+        "median_ms": round(statistics.median(samples), 3),
+        "max_ms": round(max(samples), 3),
+    }
+
+
+@dataclass
+class Row:
+    """One table row: what was measured, on how many entries, and its samples in ms."""
+
+    name: str
+    n: int  # entries edited or read per operation
+    store: int | None  # entries in the datastore while measuring
+    rate: bool = False  # report operations per second
+    samples: list[float] = field(default_factory=list)
+    parts: dict[str, list[float]] = field(default_factory=dict)
+
+    def add(self, *parts: tuple[str, int]) -> None:
+        """Record one sample made of named parts (in ns); the sample is their sum."""
+        self.samples.append(_ms(sum(ns for _, ns in parts)))
+        if len(parts) > 1:
+            for name, ns in parts:
+                self.parts.setdefault(name, []).append(_ms(ns))
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"n": self.n, "store": self.store, "samples": len(self.samples)}
+        out.update(_summary(self.samples))
+        if self.rate:
+            out["ops_per_s"] = round(1000 / out["median_ms"], 1)
+        elif self.n > 1:
+            out["entries_per_s"] = round(self.n * 1000 / out["median_ms"], 1)
+        if self.parts:
+            out["parts"] = {name: _summary(s) for name, s in self.parts.items()}
+        return out
+
+
+@dataclass(frozen=True)
+class Plan:
+    small: int = 10
+    bulk: tuple[int, ...] = (1000, 10000)
+    large: int = 10000
+    repeat: int = 5
+    ops: int = 10  # samples per repetition of the cheap rows
+
+    @classmethod
+    def quick(cls, repeat: int | None) -> Plan:
+        return cls(bulk=(100, 1000), large=1000, repeat=repeat or 2, ops=3)
+
+
+class Bench:
+    """Runs the phases over one long-lived session and collects the rows."""
+
+    def __init__(self, backend: str, target: Target, template: Template, plan: Plan,
+                 *, allow_base11: bool = True) -> None:
+        self.backend, self.target, self.template, self.plan = backend, target, template, plan
+        self.allow_base11 = allow_base11
+        self.rows: dict[str, Row] = {}
+        self.size: int | None = None  # entries known to be in the datastore
+        self.nc = Netconf.connect(backend, target, allow_base11=allow_base11)
+        self.cipher = self.nc.cipher
+        caps = self.nc.server_capabilities
+        if CAP_CANDIDATE in caps:
+            self.datastore = "candidate"
+        elif CAP_WRITABLE_RUNNING in caps:
+            self.datastore = "running"
+        else:
+            self.nc.close()
+            raise BenchError("the server offers neither :candidate nor :writable-running")
+
+    def row(self, name: str, n: int, store: int | None, *, rate: bool = False) -> Row:
+        return self.rows.setdefault(name, Row(name, n, store, rate))
+
+    # -- operations --
+
+    def edit(self, config_xml: str, what: str) -> int:
+        op = (f"<edit-config><target><{self.datastore}/></target>"
+              f"<config>{config_xml}</config></edit-config>")
+        return self.nc.rpc(op, what)[0]
+
+    def commit(self) -> int:
+        if self.datastore == "running":
+            return 0
+        return self.nc.rpc("<commit/>", "commit")[0]
+
+    def edit_commit(self, config_xml: str, what: str) -> tuple[tuple[str, int], ...]:
+        edit = self.edit(config_xml, what)
+        parts = (("edit-config", edit), ("commit", self.commit()))
+        return parts if self.datastore == "candidate" else parts[:1]
+
+    def get_config(self, expect: int) -> int:
+        op = (f'<get-config><source><running/></source><filter type="subtree">'
+              f"{self.template.filter}</filter></get-config>")
+        elapsed, reply = self.nc.rpc(op, "get-config")
+        data = reply.find(_qn("data"))
+        got = 0 if data is None else self.template.count(data)
+        if got != expect:
+            raise BenchError(f"get-config returned {got} entries, expected {expect}")
+        return elapsed
+
+    def fill(self, n: int) -> None:
+        """Untimed: make the datastore hold exactly entries 0..n-1 of the list."""
+        self.edit_commit(self.template.remove_all(), "remove of the list's parent")
+        self.size = 0
+        if n:
+            self.edit_commit(self.template.config(self.template.entries(0, n)), "fill")
+            self.size = n
+
+    def ensure(self, n: int) -> None:
+        if self.size != n:
+            self.fill(n)
+
+    # -- phases --
+
+    def session_setup(self) -> None:
+        row = self.row("session-setup", 0, None, rate=True)
+        for _ in range(self.plan.repeat * self.plan.ops):
+            row.add(*self._one_session())
+
+    def _one_session(self) -> tuple[tuple[str, int], ...]:
+        """Connect and authenticate, exchange hellos, close-session: the three parts in ns."""
+        t0 = time.perf_counter_ns()
+        channel = BACKENDS[self.backend](self.target)
+        t1 = time.perf_counter_ns()
+        try:
+            nc = Netconf(channel, allow_base11=self.allow_base11)
+        except BaseException:
+            channel.close()
+            raise
+        t2 = time.perf_counter_ns()
+        nc.close()
+        t3 = time.perf_counter_ns()
+        return ("ssh", t1 - t0), ("hello", t2 - t1), ("close", t3 - t2)
+
+    def get_config_small(self) -> None:
+        self.ensure(self.plan.small)
+        row = self.row("get-config-small", self.plan.small, self.plan.small, rate=True)
+        for _ in range(self.plan.repeat * self.plan.ops):
+            row.add(("get-config", self.get_config(self.plan.small)))
+
+    def one_entry(self, name: str, size: int) -> None:
+        """Create one entry and commit, then (untimed) remove it again, on a datastore of
+        ``size`` entries."""
+        self.ensure(size)
+        row = self.row(name, 1, size, rate=True)
+        for k in range(self.plan.repeat * self.plan.ops):
+            i = size + k
+            row.add(*self.edit_commit(self.template.config(self.template.entries(i, 1)),
+                                      "one-entry edit-config"))
+            self.edit_commit(self.template.remove_entry(i), "removal of one entry")
+
+    def bulk(self, n: int) -> None:
+        """edit-config of n entries + commit on an empty list, then get-config of them."""
+        edit_row = self.row(f"edit-commit-bulk-{n}", n, 0)
+        get_row = self.row(f"get-config-bulk-{n}", n, n)
+        config = self.template.config(self.template.entries(0, n))
+        for _ in range(self.plan.repeat):
+            self.fill(0)
+            edit_row.add(*self.edit_commit(config, f"edit-config of {n} entries"))
+            self.size = n
+            get_row.add(("get-config", self.get_config(n)))
+
+    def run(self, progress: Callable[[str], None]) -> None:
+        steps: list[tuple[str, Callable[[], None]]] = [
+            ("session set-up", self.session_setup),
+            ("get-config, small datastore", self.get_config_small),
+            ("one-entry edit, small datastore",
+             lambda: self.one_entry("edit-commit-one-small", self.plan.small)),
+        ]
+        steps += [(f"bulk {n}", lambda n=n: self.bulk(n)) for n in self.plan.bulk]  # type: ignore[misc]
+        steps.append(("one-entry edit, large datastore",
+                      lambda: self.one_entry("edit-commit-one-large", self.plan.large)))
+        try:
+            for label, step in steps:
+                progress(label)
+                step()
+        finally:
+            self._cleanup()
+
+    def _cleanup(self) -> None:
+        try:
+            self.fill(0)
+            self.nc.close()
+        except BenchError as exc:
+            print(f"bench: cleanup failed: {exc}", file=sys.stderr)
+
+
+# -- report ---------------------------------------------------------------------------------
+
+
+def report(bench: Bench, *, quick: bool) -> dict[str, Any]:
+    rows = {name: row.to_json() for name, row in bench.rows.items() if row.samples}
+    out: dict[str, Any] = {
+        "server": {
+            "host": bench.target.host,
+            "port": bench.target.port,
+            "datastore": bench.datastore,
+            "framing": "chunked (base:1.1)" if bench.nc.chunked else "end-of-message (base:1.0)",
+            "capabilities": len(bench.nc.server_capabilities),
+        },
+        "client": {"ssh": bench.backend, "cipher": bench.cipher, "tcp_nodelay": True},
+        "template": bench.template.name,
+        "plan": {"quick": quick, **vars(bench.plan)},
+        "rows": rows,
+        "ratios": {},
+        "reference_netopeer2_median_ms": REFERENCE,
+    }
+    small, large = rows.get("edit-commit-one-small"), rows.get("edit-commit-one-large")
+    if small and large:
+        out["ratios"]["edit-commit-one-large/edit-commit-one-small"] = round(
+            large["median_ms"] / small["median_ms"], 2
+        )
+    return out
+
+
+def table(result: dict[str, Any]) -> str:
+    """The plain-text table: one line per row, indented lines for its parts."""
+    ref = not result["plan"]["quick"]
+    head = (f"{'row':<24}{'n':>7}{'store':>7}{'samples':>8}{'min ms':>10}{'median ms':>11}"
+            f"{'max ms':>10}{'ops/s':>9}" + (f"  {'netopeer2 median ms':>19}" if ref else ""))
+    lines = [_title(result), head, "-" * len(head)]
+    for name, row in result["rows"].items():
+        store = "" if row["store"] is None else str(row["store"])
+        ops = f"{row['ops_per_s']:.1f}" if "ops_per_s" in row else ""
+        refcol = f"  {REFERENCE.get(name, ''):>19}" if ref else ""
+        lines.append(f"{name:<24}{row['n']:>7}{store:>7}{row['samples']:>8}"
+                     f"{_stats(row)}{ops:>9}{refcol}")
+        for part, stats in row.get("parts", {}).items():
+            lines.append(f"{'  ' + part:<46}{_stats(stats)}")
+    for name, ratio in result["ratios"].items():
+        lines.append(f"ratio {name} (medians): {ratio:.2f}")
+    return "\n".join(lines)
+
+
+def _title(result: dict[str, Any]) -> str:
+    srv = result["server"]
+    return (f"NETCONF bench: {srv['host']}:{srv['port']}, template {result['template']}, "
+            f"{srv['datastore']}{' + commit' if srv['datastore'] == 'candidate' else ''}, "
+            f"{srv['framing']}, ssh {result['client']['ssh']}, repeat {result['plan']['repeat']}")
+
+
+def _stats(stats: dict[str, float]) -> str:
+    return f"{stats['min_ms']:>10.2f}{stats['median_ms']:>11.2f}{stats['max_ms']:>10.2f}"
+
+
+# -- command line ---------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    doc = __doc__ or ""
+    p = argparse.ArgumentParser(
+        prog="bench.py",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="A server-agnostic NETCONF/SSH benchmark.  The SSH host key is NOT\n"
+        "verified: run it only against servers on networks you trust.\n\n"
+        + doc[doc.index("What one run measures") : doc.index("Example::")].rstrip(),
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=830)
+    p.add_argument("--user", default="admin")
+    pw = p.add_mutually_exclusive_group(required=True)
+    pw.add_argument("--password")
+    pw.add_argument("--password-file", type=Path, help="file whose first line is the password")
+    p.add_argument("--template", type=Path, required=True,
+                   help="model template (TOML or JSON) naming the list to fill")
+    p.add_argument("--repeat", type=int, help="repetitions of each row (default 5; 2 with --quick)")
+    p.add_argument("--ops", type=int, help="samples per repetition of the cheap rows "
+                   "(default 10; 3 with --quick)")
+    p.add_argument("--quick", action="store_true",
+                   help="smaller sizes (100 and 1,000 entries) and fewer samples, for CI")
+    p.add_argument("--ssh", choices=sorted(BACKENDS), default=_default_backend(),
+                   help="SSH library for the client (default paramiko if installed: its "
+                   "round trips measured lowest)")
+    p.add_argument("--base10", action="store_true",
+                   help="offer only base:1.0 (end-of-message framing)")
+    p.add_argument("--timeout", type=float, default=30.0, help="connect timeout in seconds")
+    p.add_argument("--json", type=Path, help="also write the results as JSON to this file")
+    args = p.parse_args(argv)
+    for name in ("repeat", "ops"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            p.error(f"--{name} must be at least 1")
+    return args
+
+
+def _default_backend() -> str:
+    try:
+        import paramiko  # noqa: F401
+    except ImportError:
+        return "asyncssh"
+    return "paramiko"
+
+
+def _plan(args: argparse.Namespace) -> Plan:
+    plan = Plan.quick(args.repeat) if args.quick else Plan(repeat=args.repeat or 5)
+    if args.ops:
+        plan = Plan(plan.small, plan.bulk, plan.large, plan.repeat, args.ops)
+    return plan
+
+
+def _password(args: argparse.Namespace) -> str:
+    if args.password is not None:
+        return str(args.password)
+    try:
+        return str(args.password_file.read_text(encoding="utf-8").splitlines()[0].strip())
+    except (OSError, IndexError) as exc:
+        raise BenchError(f"cannot read the password from {args.password_file}: {exc}") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        target = Target(args.host, args.port, args.user, _password(args), args.timeout)
+        bench = Bench(args.ssh, target, Template.load(args.template), _plan(args),
+                      allow_base11=not args.base10)
+        bench.run(lambda label: print(f"bench: {label}", file=sys.stderr, flush=True))
+    except BenchError as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        return 1
+    result = report(bench, quick=args.quick)
+    print(table(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
