@@ -96,7 +96,7 @@ def apply_edit(
     Every structural change goes through ``journal``, so a caller editing in place can undo
     the edit; elements are only ever added, removed or replaced, never altered.
     """
-    editor = _Editor(schema, error_option, check_value, journal or Journal())
+    editor = _Editor(schema, error_option, check_value, Journal() if journal is None else journal)
     editor.edit_root(target, config, default_operation)
     return editor.result
 
@@ -292,15 +292,15 @@ class _Editor:
 
     # -- shared steps ----------------------------------------------------------------------
 
-    def _single(self, s: _Step, build: Callable[[Element | None], Element | None]) -> Element | None:
-        """The steps leaves and anydata share: ``build(old)`` makes the node to write, or
+    def _single(self, s: _Step, make: Callable[[Element | None], Element | None]) -> Element | None:
+        """The steps leaves and anydata share: ``make(old)`` makes the node to write, or
         None when ``old`` already holds that value (a merge of an equal value changes
         nothing)."""
         old = s.dp.find(s.sn.qname)
         if s.op in _DELETING:
             return self._delete(s, old)
         _check_existence(s, old)
-        new = None if s.op is Operation.NONE else build(old)
+        new = None if s.op is Operation.NONE else make(old)
         if new is None:
             return old
         if old is None:
@@ -584,9 +584,15 @@ class _Editor:
         )
 
     def _find_entry(self, sn: SchemaNode, dp: Element, keys: tuple[str, ...]) -> Element | None:
+        index = self.journal.index
+        if index is not None:
+            return index.find(dp, sn.qname, lambda c: self._key_of(sn, c), keys)
         return next((c for c in dp.iterchildren(sn.qname) if self._key_of(sn, c) == keys), None)
 
     def _find_value(self, sn: SchemaNode, dp: Element, text: str) -> Element | None:
+        index = self.journal.index
+        if index is not None:
+            return index.find(dp, sn.qname, lambda c: self._stored(sn, c), text)
         return next((c for c in dp.iterchildren(sn.qname) if self._stored(sn, c) == text), None)
 
     # -- namespaces ------------------------------------------------------------------------
@@ -636,7 +642,7 @@ class _Editor:
             module = self.schema.module_by_namespace(ns)
             if module is not None:
                 nsmap.setdefault(module.prefix, ns)
-        copy = _make(parent, el.tag, el.attrib, nsmap)
+        copy = _make(parent, el.tag, {str(k): str(v) for k, v in el.attrib.items()}, nsmap)
         copy.text = el.text
         for c in children(el):
             self._clone_into(copy, c, el.nsmap, bind=bind).tail = c.tail
@@ -767,7 +773,7 @@ def _make(parent: Element | None, tag: str, attrib: Mapping[str, str], nsmap: _N
     return etree.SubElement(parent, tag, attrib, nsmap or None)  # type: ignore[arg-type]
 
 
-def _declarations(sn: SchemaNode, scope: _NsMap, value: _Value | None = None) -> dict[str | None, str]:
+def _declarations(sn: SchemaNode, scope: _NsMap, value: _Value | None = None) -> _NsMap:
     """What a new node of ``sn`` declares where ``scope`` is in scope: where the namespace
     changes, it as the default and, for a node that can have children, the module's prefix
     for it (see _Editor._binds_module_prefixes); a value's prefixes not in scope yet (lxml
@@ -795,4 +801,5 @@ def _own_ns(el: Element) -> dict[str | None, str]:
 
 def _shape(el: Element) -> tuple[object, ...]:
     """Names, attributes, trimmed text and children: what anydata content is compared by."""
-    return el.tag, dict(el.attrib), (el.text or "").strip(), [_shape(c) for c in children(el)]
+    text = (el.text or "").strip()
+    return el.tag, sorted(el.attrib.items()), text, [_shape(c) for c in children(el)]

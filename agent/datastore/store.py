@@ -26,6 +26,7 @@ from lxml import etree
 
 from agent import xmlutil
 from agent.datastore.edit import EditResult, ErrorOption, Operation, apply_edit
+from agent.datastore.index import EntryIndex
 from agent.datastore.journal import Journal
 from agent.datastore.locks import Locks
 from agent.datastore.persist import CommitLog, remove_stale_temps
@@ -108,7 +109,9 @@ class Datastore:
         self._state_providers: list[StateProvider] = []
         self._running = empty_root()
         self._candidate = empty_root()
-        self._pending = _Pending()
+        self._run_index = EntryIndex()
+        self._cand_index = EntryIndex()
+        self._pending = self._fresh_pending()
 
     # -- start-up ------------------------------------------------------------------------
 
@@ -128,7 +131,7 @@ class Datastore:
                 self._seq, replayed = seq, replayed + 1
         if replayed or not self._log.snapshot_path.exists():
             self._write_snapshot()
-        self._candidate = copy.deepcopy(self._running)
+        self._set_candidate(copy.deepcopy(self._running))
         log.info("running restored at commit %d (%d replayed from the log)", self._seq, replayed)
 
     def subscribe(self, subscriber: CommitSubscriber) -> None:
@@ -171,7 +174,7 @@ class Datastore:
     ) -> EditResult:
         self._check_writable(target, session_id)
         record = _edit_record(config, default_operation, error_option, test_option)
-        journal = Journal()
+        journal = Journal(self._cand_index)
         try:
             result = self._replay(self._candidate, record, journal)
         except (RpcError, RpcErrors):
@@ -208,8 +211,9 @@ class Datastore:
         if not isinstance(source, str):
             RpcErrors.raise_if_any(self.validator.validate(tree))
         modified_by = self._pending.modified_by | {session_id}
-        self._candidate = copy.deepcopy(tree)
-        self._pending = _Pending(replaced=True, modified_by=modified_by)
+        self._set_candidate(copy.deepcopy(tree))
+        self._pending.replaced = True
+        self._pending.modified_by = modified_by
 
     def delete_config(self, session_id: int, target: str) -> None:
         # RFC 6241 §7.4: running cannot be deleted, and this agent has no startup.
@@ -224,10 +228,18 @@ class Datastore:
 
     def _discard(self) -> None:
         if self._pending.replaced:
-            self._candidate = copy.deepcopy(self._running)
+            self._set_candidate(copy.deepcopy(self._running))
         else:
             self._pending.journal.undo()
-        self._pending = _Pending()
+            self._pending = self._fresh_pending()
+
+    def _set_candidate(self, tree: Element) -> None:
+        self._candidate = tree
+        self._cand_index = EntryIndex()
+        self._pending = self._fresh_pending()
+
+    def _fresh_pending(self) -> _Pending:
+        return _Pending(journal=Journal(self._cand_index))
 
     # -- validate and commit ---------------------------------------------------------------
 
@@ -257,7 +269,8 @@ class Datastore:
             return
         RpcErrors.raise_if_any(self._validate_candidate())
         actions = [a for s in self._subscribers if (a := s.prepare(self._running, self._candidate))]
-        old_running, journal = self._running, Journal()
+        old_running, old_index = self._running, self._run_index
+        journal = Journal(self._run_index)
         done: list[CommitAction] = []
         try:
             self._advance_running(journal)
@@ -270,13 +283,14 @@ class Datastore:
             for action in reversed(done):
                 action.undo()
             journal.undo()
-            self._running = old_running
+            self._running, self._run_index = old_running, old_index
             raise
-        self._pending = _Pending()
+        self._pending = self._fresh_pending()
 
     def _advance_running(self, journal: Journal) -> None:
         if self._pending.replaced:
             self._running = copy.deepcopy(self._candidate)
+            self._run_index = EntryIndex()
             return
         for record in self._pending.edits:
             self._replay(self._running, record, journal)

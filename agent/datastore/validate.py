@@ -383,6 +383,7 @@ class _Info:
     keys: tuple[SchemaNode, ...] = ()
     uniques: tuple[tuple[tuple[SchemaNode, ...], ...], ...] = ()
     implicit: tuple[SchemaNode, ...] = ()  # children that exist without being written
+    materialise: tuple[SchemaNode, ...] = ()  # those of them some expression can read
     required: bool = False  # its absence can be an error
     case_nodes: tuple[SchemaNode, ...] = ()  # a choice's or case's data nodes
     ns_values: bool = False  # values need the element's nsmap (identityref, ...)
@@ -581,6 +582,25 @@ class Validator:
         self.instance_ids: list[SchemaNode] = []
         for node in nodes:
             self._expressions(node)
+        readable = self._readable()
+        for node in nodes:
+            info = self.info[node]
+            info.materialise = tuple(c for c in info.implicit if c in readable)
+
+    def _readable(self) -> set[SchemaNode]:
+        """The nodes some expression can read (with what is inside them: a node's string
+        value is its text), the containers of implicit musts, and their ancestors: only
+        those defaults need to exist while XPath runs."""
+        read = {ref.node for refs in self._by_ref.values() for _, ref in refs}
+        read |= {n for n, info in self.info.items() if info.musts and n.kind is Kind.CONTAINER}
+        out: set[SchemaNode] = set()
+        for node in read:
+            out.update(node.walk())
+            up = node.data_parent
+            while up is not None and up not in out:
+                out.add(up)
+                up = up.data_parent
+        return out
 
     def _structure(self, node: SchemaNode) -> None:
         info = self.info[node]
@@ -714,7 +734,8 @@ class _Run:
         self.root = root
         self.info = v.info
         self.errors: list[RpcError] = []
-        self.containers: list[tuple[Element, SchemaNode]] = []  # visited interior nodes
+        # visited interior nodes, with their children's schema nodes
+        self.containers: list[tuple[Element, SchemaNode, Mapping[SchemaNode, object]]] = []
         self.owners: list[tuple[SchemaNode, Element]] = []  # instances with expressions
         self.deferred: list[tuple[Element, _Chain]] = []  # requirements behind a when
         self.added: list[Element] = []  # materialised defaults, removed at the end
@@ -729,10 +750,11 @@ class _Run:
     def full(self) -> list[RpcError]:
         self.check_element(self.root, self.v.schema.root)
         with self._xpath_phase():
-            for el, node in self.containers:
-                self._add_implicit(el, node, recurse=True)
-            self._settle()
+            everything = bool(self.v.opaque)
+            for el, node, present in self.containers:
+                self._add_implicit(el, node, present.__contains__, everything)
             self.everything = True
+            self._settle()
             for node, el in self.owners:
                 self.evaluate_instance(node, el)
             self._evaluate_deferred()
@@ -757,8 +779,8 @@ class _Run:
         for parent, nodes in parents.values():
             self._check_parent(parent, nodes)
         with self._xpath_phase():
-            for el, node in self.containers:
-                self._add_implicit(el, node, recurse=True)
+            for el, node, present in self.containers:
+                self._add_implicit(el, node, present.__contains__, bool(self.v.opaque))
             self._settle()
             jobs = _Jobs(self)
             for node, el in self.owners:
@@ -841,8 +863,8 @@ class _Run:
 
     def check_element(self, el: Element, node: SchemaNode) -> None:
         """Check the children of ``el`` (the root, a container or a list entry), deeply."""
-        self.containers.append((el, node))
         groups: dict[SchemaNode, list[Element]] = {}
+        self.containers.append((el, node, groups))
         children = node.children
         for child in el:
             tag = child.tag
@@ -1052,25 +1074,29 @@ class _Run:
                     parent.remove(el)
             self.added.clear()
 
-    def _add_implicit(self, el: Element, node: SchemaNode, recurse: bool) -> list[Element]:
-        created: list[Element] = []
-        for child in self.info[node].implicit:
-            if not self.has(el, child) and self._in_use(el, child):
-                created.extend(self._create(el, child, recurse))
-        return created
+    def _add_implicit(self, el: Element, node: SchemaNode, has: Callable[[SchemaNode], bool],
+                      everything: bool) -> None:
+        """Add, deeply, what exists under ``el`` without being written: every default in use
+        when ``everything``, else those some expression can read (Validator.readable)."""
+        info = self.info[node]
+        for child in info.implicit if everything else info.materialise:
+            if not has(child) and self._in_use(child, has):
+                for new in self._create(el, child, deep=True):
+                    if child.kind is Kind.CONTAINER:
+                        self._add_implicit(new, child, _nothing, everything)
 
-    def _in_use(self, el: Element, node: SchemaNode) -> bool:
+    def _in_use(self, node: SchemaNode, has: Callable[[SchemaNode], bool]) -> bool:
         """RFC 7950 7.6.1, 7.9.3: a default counts in an active case, or in the default
         case when no case of the choice has data."""
         for choice, case in node.choice_path:
-            if any(self.has(el, d) for d in self.info[case].case_nodes):
+            if any(has(d) for d in self.info[case].case_nodes):
                 continue
             if choice.default[:1] != (case.name,) or any(
-                    self.has(el, d) for d in self.info[choice].case_nodes):
+                    has(d) for d in self.info[choice].case_nodes):
                 return False
         return True
 
-    def _create(self, el: Element, node: SchemaNode, recurse: bool) -> list[Element]:
+    def _create(self, el: Element, node: SchemaNode, deep: bool) -> list[Element]:
         if node.kind is Kind.CONTAINER:
             made = [etree.SubElement(el, node.qname)]
         else:
@@ -1086,10 +1112,8 @@ class _Run:
             self.added.append(new)
             if info.gates:
                 self.pending.append((node, new))
-            if info.musts and recurse:
+            if info.musts and deep:
                 self.owners.append((node, new))  # an implicit container's must still holds
-            if recurse and node.kind is Kind.CONTAINER:
-                self._add_implicit(new, node, True)
         return made
 
     def _settle(self) -> None:
@@ -1108,25 +1132,31 @@ class _Run:
         todo: list[tuple[Element, SchemaNode]] = [(self.root, self.v.schema.root)]
         while todo:
             el, node = todo.pop()
+            present: set[SchemaNode] = set()
             for child in el:
                 cnode = node.children.get(_split_tag(child.tag)) if isinstance(
                     child.tag, str) else None
-                if cnode is not None and cnode.kind in (Kind.CONTAINER, Kind.LIST):
-                    todo.append((child, cnode))
-            self._add_implicit(el, node, recurse=True)
+                if cnode is not None:
+                    present.add(cnode)
+                    if cnode.kind in (Kind.CONTAINER, Kind.LIST):
+                        todo.append((child, cnode))
+            self._add_implicit(el, node, present.__contains__, True)
         self._settle()
 
     def children_or_defaults(self, el: Element, namespace: str, name: str) -> list[Element]:
         """The children named so, with the default (or implicit container) in use when
         there is none."""
         found = list(el.iterchildren(f"{{{namespace}}}{name}"))
-        if found or self.everything:
+        if found:
             return found
         node = self.locate(el) if el is not self.root else self.v.schema.root
         child = node.children.get((namespace, name)) if node is not None else None
-        if child is None or child not in self.info[node].implicit or not self._in_use(el, child):
+        if child is None or child not in self.info[node].implicit or (
+                self.everything and child in self.info[node].materialise):
             return found
-        made = self._create(el, child, recurse=False)
+        if not self._in_use(child, lambda n: self.has(el, n)):
+            return found
+        made = self._create(el, child, deep=False)
         self._settle()
         return [m for m in made if m.getparent() is not None]
 

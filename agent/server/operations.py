@@ -95,7 +95,7 @@ def _enum_param(op: Element, name: str, enum: type, default: object) -> object:
         ) from None
 
 
-def _filtered(tree: Element, op: Element) -> list[Element]:
+def _filtered(tree: Element, op: Element, ctx: RpcContext) -> list[Element]:
     data = etree.Element(f"{{{BASE_NS}}}data")
     flt = _param(op, "filter")
     if flt is None:
@@ -104,7 +104,7 @@ def _filtered(tree: Element, op: Element) -> list[Element]:
     kind = flt.get("type") or flt.get(f"{{{BASE_NS}}}type") or "subtree"
     if kind != "subtree":
         raise OperationNotSupported(f"filter type {kind!r} is not supported", error_type=None)
-    data.extend(xmlutil.children(subtree_filter(tree, flt)))
+    data.extend(xmlutil.children(subtree_filter(tree, flt, schema=ctx.datastore.schema)))
     return [data]
 
 
@@ -112,11 +112,11 @@ def _filtered(tree: Element, op: Element) -> list[Element]:
 
 
 def get(op: Element, ctx: RpcContext) -> HandlerResult:
-    return _filtered(ctx.datastore.operational(), op)
+    return _filtered(ctx.datastore.operational(), op, ctx)
 
 
 def get_config(op: Element, ctx: RpcContext) -> HandlerResult:
-    return _filtered(ctx.datastore.tree(_datastore_name(op, "source")), op)
+    return _filtered(ctx.datastore.tree(_datastore_name(op, "source")), op, ctx)
 
 
 def edit_config(op: Element, ctx: RpcContext) -> HandlerResult:

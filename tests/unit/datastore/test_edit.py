@@ -3,6 +3,7 @@ cannot express (idempotence, attribute spellings, check_value plumbing)."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import re
 from collections.abc import Mapping
@@ -13,6 +14,8 @@ from lxml import etree
 
 from agent.datastore import schema as schema_mod
 from agent.datastore.edit import EditResult, ErrorOption, Operation, ValueChecker, apply_edit
+from agent.datastore.index import EntryIndex
+from agent.datastore.journal import Journal
 from agent.datastore.schema import Kind, Schema, SchemaNode
 from agent.errors import InvalidValue, RpcError
 from agent.xmlutil import Element, children, parse, split
@@ -125,9 +128,11 @@ def make_checker(schema: Schema) -> ValueChecker:
     return check
 
 
-def run_case(case: str, schema: Schema) -> tuple[Element, EditResult]:
+def run_case(
+    case: str, schema: Schema, journal: Journal | None = None, target: Element | None = None
+) -> tuple[Element, EditResult]:
     opts = options(case)
-    target = load(case, "before.xml")
+    target = load(case, "before.xml") if target is None else target
     result = apply_edit(
         schema,
         target,
@@ -135,6 +140,7 @@ def run_case(case: str, schema: Schema) -> tuple[Element, EditResult]:
         default_operation=Operation(opts.get("default-operation", "merge")),
         error_option=ErrorOption(opts.get("error-option", "stop-on-error")),
         check_value=make_checker(schema),
+        journal=journal,
     )
     return target, result
 
@@ -291,3 +297,34 @@ def test_stored_prefixes_resolve_wherever_the_data_goes(case: str, schema: Schem
     for el in _prefixed_values(reply, schema.root):
         for prefix in re.findall(r"([A-Za-z_][\w.-]*):", re.sub(r"'[^']*'", "", el.text or "")):
             assert schema.module_by_namespace(el.nsmap.get(prefix, "")), (case, el.text)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_journal_undoes_the_edit_exactly(case: str, schema: Schema) -> None:
+    """store.py edits the candidate in place and undoes a failed edit through the journal."""
+    target = load(case, "before.xml")
+    before = etree.tostring(target)
+    journal = Journal()
+    with contextlib.suppress(RpcError):
+        run_case(case, schema, journal, target)
+    journal.undo()
+    assert etree.tostring(target) == before
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_entry_index_changes_nothing(case: str, schema: Schema) -> None:
+    """An indexed journal (as store.py uses) gives the same trees as a plain scan, also
+    after an undo has moved entries back behind the index's back."""
+    plain = load(case, "before.xml")
+    with contextlib.suppress(RpcError):
+        run_case(case, schema, Journal(), plain)
+    indexed = load(case, "before.xml")
+    index = EntryIndex()
+    first = Journal(index)
+    with contextlib.suppress(RpcError):
+        run_case(case, schema, first, indexed)
+    assert etree.tostring(indexed) == etree.tostring(plain)
+    first.undo()
+    with contextlib.suppress(RpcError):
+        run_case(case, schema, Journal(index), indexed)
+    assert etree.tostring(indexed) == etree.tostring(plain)
