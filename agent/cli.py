@@ -45,9 +45,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--state-dir", type=Path, default=Path("var"), help="state directory")
     p.add_argument("--config", type=Path, help="TOML file with users, limits and timeouts")
     p.add_argument("--yang-dir", type=Path, default=DEFAULT_YANG_DIR, help=argparse.SUPPRESS)
-    p.add_argument(
-        "--log-level", default="info", choices=["debug", "info", "warning", "error"]
-    )
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     return p.parse_args(argv)
 
 
@@ -57,9 +55,7 @@ def load_config(path: Path | None) -> Config:
         return Config()
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     users = {
-        u["name"]: auth.User(
-            u["name"], u.get("password-hash"), tuple(u.get("authorized-keys", ()))
-        )
+        u["name"]: auth.User(u["name"], u.get("password-hash"), tuple(u.get("authorized-keys", ())))
         for u in data.get("users", [])
     }
     lim, tmo = data.get("limits", {}), data.get("timeouts", {})
@@ -102,7 +98,12 @@ async def serve(args: argparse.Namespace, config: Config) -> int:
     operations.register(registry)
     sessions = Sessions()
     service = NetconfService(
-        datastore, registry, sessions, capabilities.capabilities(schema), config.limits, SystemClock()
+        datastore,
+        registry,
+        sessions,
+        capabilities.capabilities(schema),
+        config.limits,
+        SystemClock(),
     )
     host_key = transport.load_or_create_host_key(state_dir / "ssh_host_ed25519_key")
     acceptor = await transport.listen(args.host, args.port, host_key, users, service.run)

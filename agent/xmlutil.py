@@ -22,23 +22,27 @@ class XmlError(ValueError):
     """Untrusted XML was refused; the message says why without echoing the input."""
 
 
-_PARSER = etree.XMLParser(
-    resolve_entities=False,
-    no_network=True,
-    load_dtd=False,
-    dtd_validation=False,
-    huge_tree=False,
-    remove_comments=True,
-    remove_pis=True,
-    recover=False,
-)
+def new_parser() -> etree.XMLParser:
+    """A hardened parser (one per thread: lxml parsers must not be shared across threads)."""
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=True,
+        remove_pis=True,
+        recover=False,
+    )
+
+
+_PARSER = new_parser()
 
 
 def parse(data: bytes) -> Element:
     """Parse one untrusted XML document and return its root element."""
-    # The parser is not thread-safe when shared; fromstring with an explicit parser is, as
-    # long as calls are not concurrent, which holds on one asyncio loop.  Blocking helpers
-    # that parse in threads pass their own parser via parse_with.
+    # The shared parser serves the event loop's thread; code parsing in worker threads
+    # uses parse_with(new_parser(), ...).
     return parse_with(_PARSER, data)
 
 
@@ -55,18 +59,6 @@ def parse_with(parser: etree.XMLParser, data: bytes) -> Element:
     if docinfo.internalDTD is not None or docinfo.externalDTD is not None:
         raise XmlError("DTDs and entity declarations are not allowed")
     return root
-
-
-def new_parser() -> etree.XMLParser:
-    """A hardened parser for use in another thread."""
-    return etree.XMLParser(
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        huge_tree=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
 
 
 def qname(ns: str, name: str) -> str:

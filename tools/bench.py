@@ -135,7 +135,8 @@ class Target:
     host: str
     port: int
     user: str
-    password: str
+    password: str | None
+    key_file: Path | None = None  # public-key authentication instead of a password
     timeout: float = 30.0
 
 
@@ -175,10 +176,14 @@ class ParamikoChannel:
         ]
         try:
             self._transport.start_client(timeout=target.timeout)
-            self._transport.auth_password(target.user, target.password)
+            if target.key_file is not None:
+                key = paramiko.PKey.from_path(target.key_file)
+                self._transport.auth_publickey(target.user, key)
+            else:
+                self._transport.auth_password(target.user, target.password or "")
             self._chan = self._transport.open_session(timeout=target.timeout)
             self._chan.invoke_subsystem("netconf")
-        except (paramiko.SSHException, OSError) as exc:
+        except (paramiko.SSHException, OSError, ValueError) as exc:
             self._transport.close()
             raise BenchError(f"SSH: {exc}") from None
 
@@ -201,7 +206,7 @@ class AsyncsshChannel:
     event loop only until the channel has delivered data."""
 
     def __init__(self, target: Target) -> None:
-        import asyncssh  # a dependency of the agent, so always installed with it
+        import asyncssh  # a dependency of the agent, so installed with it
 
         self._loop = asyncio.new_event_loop()
         self._buf = bytearray()
@@ -209,7 +214,7 @@ class AsyncsshChannel:
         self._waiter: asyncio.Future[None] | None = None
         try:
             self._conn, self._chan = self._loop.run_until_complete(self._open(asyncssh, target))
-        except (asyncssh.Error, OSError) as exc:
+        except (asyncssh.Error, OSError, ValueError) as exc:
             self._loop.close()
             raise BenchError(f"SSH: {exc}") from None
 
@@ -219,10 +224,10 @@ class AsyncsshChannel:
             username=target.user,
             password=target.password,
             known_hosts=None,  # host key not verified (benchmark tool)
-            client_keys=None,
+            client_keys=[str(target.key_file)] if target.key_file else None,
             agent_path=None,
             config=None,
-            preferred_auth="password",
+            preferred_auth="publickey" if target.key_file else "password",
             encryption_algs=list(CIPHERS),
             connect_timeout=target.timeout,
         )
@@ -430,6 +435,8 @@ class Netconf:
         """One RPC that must succeed: (elapsed ns, parsed reply)."""
         elapsed, raw = self.rpc_raw(operation)
         reply = _parse(raw, what)
+        if reply.tag != _qn("rpc-reply") or reply.get("message-id") != str(self._message_id):
+            raise BenchError(f"{what}: expected rpc-reply {self._message_id}, got {raw[:200]!r}")
         if errors := rpc_errors(reply):
             raise BenchError(f"{what} failed: " + "; ".join(errors))
         return elapsed, reply
@@ -444,7 +451,7 @@ class Netconf:
 
 def _parse(raw: bytes, what: str) -> etree._Element:
     try:
-        return etree.fromstring(raw, _PARSER)
+        return etree.fromstring(raw.strip(), _PARSER)
     except etree.XMLSyntaxError as exc:
         raise BenchError(f"unparsable {what} reply: {exc}: {raw[:200]!r}") from None
 
@@ -520,9 +527,9 @@ class Template:
     def remove_entry(self, i: int) -> str:
         """Entry number i, reduced to its key leaves, with operation="remove"."""
         root, entry = _with_marker(self.parent, self.entries(i, 1))
-        marker = entry.getprevious()
-        assert marker is not None and entry.getparent() is not None
-        entry.getparent().remove(marker)
+        marker, holder = entry.getprevious(), entry.getparent()
+        assert marker is not None and holder is not None
+        holder.remove(marker)
         for child in list(entry):
             if etree.QName(child).localname not in self.keys:
                 entry.remove(child)
@@ -753,7 +760,12 @@ def report(bench: Bench, *, quick: bool) -> dict[str, Any]:
             "framing": "chunked (base:1.1)" if bench.nc.chunked else "end-of-message (base:1.0)",
             "capabilities": len(bench.nc.server_capabilities),
         },
-        "client": {"ssh": bench.backend, "cipher": bench.cipher, "tcp_nodelay": True},
+        "client": {
+            "ssh": bench.backend,
+            "cipher": bench.cipher,
+            "auth": "publickey" if bench.target.key_file else "password",
+            "tcp_nodelay": True,
+        },
         "template": bench.template.name,
         "plan": {"quick": quick, **vars(bench.plan)},
         "rows": rows,
@@ -816,6 +828,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     pw = p.add_mutually_exclusive_group(required=True)
     pw.add_argument("--password")
     pw.add_argument("--password-file", type=Path, help="file whose first line is the password")
+    pw.add_argument("--key-file", type=Path,
+                    help="private key for public-key authentication instead of a password")
     p.add_argument("--template", type=Path, required=True,
                    help="model template (TOML or JSON) naming the list to fill")
     p.add_argument("--repeat", type=int, help="repetitions of each row (default 5; 2 with --quick)")
@@ -852,7 +866,9 @@ def _plan(args: argparse.Namespace) -> Plan:
     return plan
 
 
-def _password(args: argparse.Namespace) -> str:
+def _password(args: argparse.Namespace) -> str | None:
+    if args.key_file is not None:
+        return None
     if args.password is not None:
         return str(args.password)
     try:
@@ -864,7 +880,8 @@ def _password(args: argparse.Namespace) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        target = Target(args.host, args.port, args.user, _password(args), args.timeout)
+        target = Target(args.host, args.port, args.user, _password(args), args.key_file,
+                        args.timeout)
         bench = Bench(args.ssh, target, Template.load(args.template), _plan(args),
                       allow_base11=not args.base10)
         bench.run(lambda label: print(f"bench: {label}", file=sys.stderr, flush=True))

@@ -160,9 +160,13 @@ class SchemaNode:
     input: SchemaNode | None = field(default=None, repr=False)
     output: SchemaNode | None = field(default=None, repr=False)
 
+    _qname: str = field(default="", repr=False)  # memo of qname: hot in validation
+
     @property
     def qname(self) -> str:
-        return f"{{{self.namespace}}}{self.name}"
+        if not self._qname:
+            self._qname = f"{{{self.namespace}}}{self.name}"
+        return self._qname
 
     @property
     def data_parent(self) -> SchemaNode | None:

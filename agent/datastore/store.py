@@ -297,7 +297,9 @@ class Datastore:
 
     def _persist(self) -> None:
         self._seq += 1
-        if self._pending.replaced or self._log.log_bytes > max(self._snapshot_bytes, self.MIN_LOG_BYTES):
+        if self._pending.replaced or self._log.log_bytes > max(
+            self._snapshot_bytes, self.MIN_LOG_BYTES
+        ):
             self._write_snapshot()
             return
         body = etree.Element(f"{{{_LOG_NS}}}commit", nsmap={None: _LOG_NS})

@@ -6,7 +6,9 @@ API
     Compiles, once, every must, when and leafref path of the schema for lxml (with the YANG
     functions of :mod:`agent.datastore.xpathfn` registered) and works out which schema nodes
     each expression can read. A Validator serves one validation at a time (the datastore
-    serialises commits); it keeps no state between calls.
+    serialises commits). Between calls it keeps only hints for the last root: where each
+    value of an absolute leafref path was found, re-checked on every use, so that a change
+    that sets a leafref does not re-index all its targets.
 ``check_value(node, text, nsmap) -> RpcError | None``
     The type check of one leaf or leaf-list value; ``nsmap`` (the element's in-scope
     namespaces) resolves identityref and instance-identifier prefixes. None when valid.
@@ -21,7 +23,9 @@ API
     ``removed``. It re-checks the changed subtrees, the constraints of their parents
     (keys, unique, min/max-elements, choices, mandatory nodes) and every must, when and
     leafref whose expression can read a changed or removed node, at the instances that can
-    read it. It assumes, like RFC 7950 7.8.2, that list keys are never modified in place.
+    read it. A changed key leaf counts as its entry removed and created again. Elements of
+    ``changed`` no longer in the tree, and removals from parents no longer in it, are
+    ignored (a later part of the edit removed them).
 
 Errors (error-type application; RFC 7950 section 15 and 8.3.1, RFC 6241 Appendix A)
 -------------------------------------------------------------------------------------
@@ -46,8 +50,12 @@ mandatory choice without a case     data-missing      missing-choice      RFC 79
 (*) or the must's own error-app-tag; a must's or restriction's error-message replaces ours.
 bad-element, missing-element and unknown-element carry ``<bad-element>``, unique and key
 errors ``<non-unique>`` per leaf and a missing choice ``<missing-choice>`` (RFC 7950 15).
-Config false data is refused as unknown-element: a configuration datastore has no such node
-(RFC 7950 7.21.1), which is what RFC 6241 calls "an unexpected element".
+RFC 7950 names no error for three of these; the choices follow RFC 6241 Appendix A and
+the nearest RFC 7950 rule: a missing mandatory leaf is "an expected element is missing"
+(missing-element, as for a missing key in 8.3.1); a second instance of a single node is
+present but not allowed, like data of a second case (bad-element); config false data is
+"an unexpected element" (unknown-element), as a configuration datastore has no such node
+(RFC 7950 7.21.1). A duplicate key or leaf-list value is a uniqueness violation (15.1).
 
 Defaults
 --------
@@ -55,9 +63,19 @@ XPath must see default values as if present (RFC 7950 6.4.1 "the data tree", 7.6
 validator adds the defaults in use (with the non-presence containers holding them, and
 those carrying a must, which exist whenever their parent does: RFC 7950 7.5.1) to the tree
 itself just before it evaluates XPath and removes them afterwards, in a ``finally``. A full
-validation adds every default in use; a change validation adds only those an expression it
-re-evaluates can reach, by following the expression's location paths through the data.
-Defaults whose when is false are not in use and are removed again before any must runs.
+validation adds the defaults in use that some expression can read (every one of them when
+an expression uses deref(), // or another step the analysis cannot follow); a change
+validation adds only those an expression it re-evaluates can reach, by following the
+expression's location paths through the data. Defaults whose when is false are not in use
+and are removed again before any must runs.
+
+Cost
+----
+A full validation is linear in the tree. A change validation costs what the change
+reaches: the changed subtrees, the musts/whens/leafrefs that can read what changed (at
+the instances that can read it), and, for a created or removed list or leaf-list entry,
+one C-level scan of its siblings for keys, unique values and counts (as edit.py's own
+lookup of an entry by key). See tools/bench_validate.py.
 """
 
 from __future__ import annotations
@@ -76,6 +94,7 @@ from lxml import etree
 from agent.datastore.schema import (
     DATA_KINDS,
     Kind,
+    Pattern,
     Restriction,
     Schema,
     SchemaError,
@@ -84,11 +103,16 @@ from agent.datastore.schema import (
     XPathExpr,
 )
 from agent.datastore.xpathfn import (
-    Path,
     PathVisitor,
+    Ref,
+    SchemaWalk,
     YangFunctions,
     identity_of,
+    is_key,
     parse,
+    python_regex,
+    reaches,
+    simple_path,
 )
 from agent.errors import (
     BadElement,
@@ -153,6 +177,7 @@ class _Types:
 
     def __init__(self, schema: Schema) -> None:
         self.schema = schema
+        self._regexes: dict[str, re.Pattern[str] | None] = {}
         self._checks: dict[str, Callable[[TypeSpec, str, Mapping[str | None, str]],
                                          _Bad | None]] = {
             **dict.fromkeys(_INT_BOUNDS, self._int),
@@ -220,11 +245,19 @@ class _Types:
         if bad is not None:
             return bad
         for pattern in spec.patterns:
-            if not pattern.matches(text):
+            if not self._matches(pattern, text):
                 verb = "matches" if pattern.invert else "does not match"
                 return _Bad(pattern.error_message or f"{text!r} {verb} pattern {pattern.regex!r}",
                             pattern.error_app_tag)
         return None
+
+    def _matches(self, pattern: Pattern, text: str) -> bool:
+        if pattern.regex not in self._regexes:
+            self._regexes[pattern.regex] = python_regex(pattern.regex)
+        fast = self._regexes[pattern.regex]
+        if fast is None:
+            return pattern.matches(text)
+        return (fast.fullmatch(text) is not None) is not pattern.invert
 
     def _binary(self, spec: TypeSpec, text: str, _nsmap: object) -> _Bad | None:
         if not _B64_RE.fullmatch(text):
@@ -343,22 +376,6 @@ def _ranges(restrictions: tuple[Restriction, ...], value: int | Decimal, text: s
 # -- compiled schema information ------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Ref:
-    """A schema node an expression reads.
-
-    ``anchor`` is the shallowest schema depth the path passes on its way there: a change
-    below one instance of the anchor affects only contexts below that same instance.
-    ``value``: the node's value is read, not only its existence. ``monotone``: only a
-    removal can make the expression false (the main path of a leafref to a key).
-    """
-
-    node: SchemaNode
-    anchor: int
-    value: bool
-    monotone: bool
-
-
 @dataclass(eq=False, slots=True)
 class _Expr:
     kind: str  # must, when or leafref
@@ -368,7 +385,7 @@ class _Expr:
     ast: object
     nsmap: dict[str, str]
     parent_context: bool  # evaluated at the owner's data parent (uses/augment/choice/case)
-    refs: tuple[_Ref, ...] = ()
+    refs: tuple[Ref, ...] = ()
     opaque: bool = False  # reads nodes the analysis cannot name (deref, *, //, other axes)
     reads_defaults: bool = False
 
@@ -385,9 +402,21 @@ class _Info:
     implicit: tuple[SchemaNode, ...] = ()  # children that exist without being written
     materialise: tuple[SchemaNode, ...] = ()  # those of them some expression can read
     required: bool = False  # its absence can be an error
+    implicit_here: bool = False  # it can exist without being written (a default, ...)
     case_nodes: tuple[SchemaNode, ...] = ()  # a choice's or case's data nodes
     ns_values: bool = False  # values need the element's nsmap (identityref, ...)
-    has_exprs: bool = field(default=False)
+    plain: bool = False  # a value's text is its canonical form (strings, enumerations)
+    leafy: bool = False  # a leaf or leaf-list
+    inner: bool = False  # a container or list: its instances have children to check
+    counted: bool = False  # a list or leaf-list: its instances are checked together
+    # the structural pass checks the value's type (not for a string that takes any text,
+    # nor a leafref that must match a target: check_leafref checks those)
+    typed: bool = False
+    has_exprs: bool = False
+    requirements: tuple[SchemaNode, ...] = ()  # choices and children whose absence can be wrong
+    by_tag: dict[str, SchemaNode] = field(default_factory=dict)  # children by Clark tag
+    defaults: tuple[str, ...] = ()  # the default values a missing instance stands for
+    default_nsmap: dict[str, str] | None = None  # their prefixes, when they have any
 
 
 @functools.lru_cache(maxsize=4096)
@@ -409,51 +438,22 @@ def _ns_sensitive(spec: TypeSpec | None) -> bool:
     return any(_ns_sensitive(m) for m in spec.members)
 
 
+def _plain(spec: TypeSpec | None) -> bool:
+    """Whether canonical(text) is text itself, so that values compare as strings."""
+    if spec is None:
+        return False
+    if spec.base == "leafref":
+        target = spec.leafref_target
+        return target is not None and _plain(target.type)
+    return spec.base in ("string", "enumeration", "boolean", "empty", "binary")
+
+
 def _case_data(node: SchemaNode) -> Iterator[SchemaNode]:
     for child in node.ordered:
         if child.kind in (Kind.CHOICE, Kind.CASE):
             yield from _case_data(child)
         else:
             yield child
-
-
-def _is_key(node: SchemaNode) -> bool:
-    parent = node.parent
-    return parent is not None and parent.kind is Kind.LIST and node.name in parent.keys
-
-
-class _SchemaWalk(PathVisitor[tuple[SchemaNode, int]]):
-    """Follows an expression over the schema and records what it reads (see _Ref)."""
-
-    def __init__(self, nsmap: Mapping[str, str], root: SchemaNode,
-                 depth: Callable[[SchemaNode], int], leafref: bool) -> None:
-        super().__init__(nsmap)
-        self._root = root
-        self._depth = depth
-        self._leafref = leafref
-        self.refs: list[_Ref] = []
-        self.is_opaque = False
-
-    def root(self) -> tuple[SchemaNode, int]:
-        return self._root, 0
-
-    def children(self, item: tuple[SchemaNode, int], namespace: str, name: str,
-                 final: bool) -> list[tuple[SchemaNode, int]]:
-        node, low = item
-        child = node.children.get((namespace, name))
-        if child is None or not child.config:
-            return []
-        main = self._leafref and not self.in_predicate
-        self.refs.append(_Ref(child, low, final, main and (not final or _is_key(child))))
-        return [(child, low)]
-
-    def parent(self, item: tuple[SchemaNode, int]) -> tuple[SchemaNode, int] | None:
-        node, low = item
-        up = node.data_parent
-        return None if up is None else (up, min(low, self._depth(up)))
-
-    def opaque(self) -> None:
-        self.is_opaque = True
 
 
 class _Paths:
@@ -516,7 +516,11 @@ class Validator:
         self.functions = YangFunctions(schema, self._locate, self._deref)
         self.info: dict[SchemaNode, _Info] = {}
         self._xpaths: dict[tuple[int, str], tuple[object, etree.XPath]] = {}
-        self._related: dict[SchemaNode, list[tuple[_Expr, _Ref]]] = {}
+        self._related: dict[SchemaNode, list[tuple[_Expr, Ref]]] = {}
+        self._case_related: dict[SchemaNode, list[tuple[_Expr, Ref]]] = {}
+        self._counters: dict[SchemaNode, etree.XPath] = {}
+        self._lasting_root: Element | None = None
+        self._lasting: dict[tuple[tuple[str, str], ...], dict[Hashable, Element]] = {}
         self._build()
 
     # -- public API -----------------------------------------------------------------------
@@ -551,7 +555,37 @@ class Validator:
     def _deref(self, el: Element) -> list[Element]:
         return self.run.deref(el) if self.run is not None else []
 
-    def related(self, node: SchemaNode) -> list[tuple[_Expr, _Ref]]:
+    def case_related(self, node: SchemaNode) -> list[tuple[_Expr, Ref]]:
+        """The expressions reading the other nodes of the choices around ``node``: adding
+        or removing it can switch the active case, and with it which defaults are in use."""
+        hit = self._case_related.get(node)
+        if hit is None:
+            hit = []
+            for choice, _case in node.choice_path:
+                for other in self.info[choice].case_nodes:
+                    if other is not node:
+                        for below in other.walk():
+                            hit.extend(self._by_ref.get(below, ()))
+            self._case_related[node] = hit
+        return hit
+
+    def count(self, parent: Element, node: SchemaNode) -> int:
+        """How many ``node`` children ``parent`` has, counted by libxml2."""
+        xpath = self._counters.get(node)
+        if xpath is None:
+            xpath = etree.XPath(f"count(n:{node.name})", namespaces={"n": node.namespace})
+            self._counters[node] = xpath
+        return int(xpath(parent))  # type: ignore[arg-type]
+
+    def lasting_targets(self, root: Element, steps: tuple[tuple[str, str], ...]
+                        ) -> dict[Hashable, Element]:
+        """value -> target element of an absolute leafref path, kept between runs on the
+        same root so that a change does not rebuild it; entries are hints, checked on use."""
+        if self._lasting_root is not root:
+            self._lasting_root, self._lasting = root, {}
+        return self._lasting.setdefault(steps, {})
+
+    def related(self, node: SchemaNode) -> list[tuple[_Expr, Ref]]:
         """The expressions reading ``node``, an ancestor or a descendant of it."""
         hit = self._related.get(node)
         if hit is None:
@@ -577,7 +611,7 @@ class Validator:
             self.info[node] = _Info(depth)
         for node in reversed(nodes):  # children before parents
             self._structure(node)
-        self._by_ref: dict[SchemaNode, list[tuple[_Expr, _Ref]]] = {}
+        self._by_ref: dict[SchemaNode, list[tuple[_Expr, Ref]]] = {}
         self.opaque: list[_Expr] = []
         self.instance_ids: list[SchemaNode] = []
         for node in nodes:
@@ -606,9 +640,24 @@ class Validator:
         info = self.info[node]
         children = [c for c in node.children.values() if c.config]
         info.implicit = tuple(c for c in children if self._implicit(c))
+        info.implicit_here = self._implicit(node)
         info.case_nodes = tuple(_case_data(node)) if node.kind in (Kind.CHOICE, Kind.CASE) else ()
         info.required = self._required(node)
+        info.by_tag = {c.qname: c for c in node.children.values()}
+        info.requirements = tuple(c for c in node.ordered if c.config and (
+            c.kind is Kind.CHOICE or self.info[c].required))
+        info.defaults = node.default[:1] if node.kind is Kind.LEAF else node.default
+        if any(":" in d for d in info.defaults):
+            info.default_nsmap = dict(node.default_namespaces)
         info.ns_values = _ns_sensitive(node.type)
+        info.plain = _plain(node.type)
+        info.leafy = node.kind in (Kind.LEAF, Kind.LEAF_LIST)
+        info.inner = node.kind in (Kind.CONTAINER, Kind.LIST)
+        info.counted = node.kind in (Kind.LIST, Kind.LEAF_LIST)
+        spec = node.type
+        info.typed = spec is not None and not (
+            (spec.base == "string" and not (spec.lengths or spec.patterns))
+            or (spec.base == "leafref" and spec.require_instance))
         if node.kind is Kind.LIST:
             by_name = {c.name: c for c in children}
             info.keys = tuple(by_name[k] for k in node.keys if k in by_name)
@@ -633,12 +682,14 @@ class Validator:
         return False
 
     def _descend(self, node: SchemaNode, path: str) -> tuple[SchemaNode, ...]:
-        """The schema nodes of a unique statement's descendant path, e.g. "a/b"."""
+        """The data nodes of a unique statement's descendant schema node identifier, e.g.
+        "a/b" or, through a choice and a case, "a/choice/case/b" (RFC 7950 7.8.3)."""
         out: list[SchemaNode] = []
         for part in path.split("/"):
             name = part.split(":")[-1]
-            node = next(c for c in node.children.values() if c.name == name)
-            out.append(node)
+            node = next(c for c in node.ordered if c.name == name)
+            if node.kind not in (Kind.CHOICE, Kind.CASE):
+                out.append(node)
         return tuple(out)
 
     def _expressions(self, node: SchemaNode) -> None:
@@ -649,7 +700,7 @@ class Validator:
         spec = node.type
         if spec is not None and spec.base == "leafref" and spec.leafref is not None:
             info.leafref = self._expr("leafref", spec.leafref, node, False)
-            info.simple = _simple_path(info.leafref.ast, info.leafref.nsmap)
+            info.simple = simple_path(info.leafref.ast, info.leafref.nsmap)
         if spec is not None and spec.base == "instance-identifier" and spec.require_instance:
             self.instance_ids.append(node)
         info.has_exprs = bool(info.gates or info.musts or info.leafref) or (
@@ -669,7 +720,7 @@ class Validator:
         ast, xpath = self._compile(source, kind)
         nsmap = source.nsmap
         context = owner.data_parent if parent_context else owner
-        walk = _SchemaWalk(nsmap, self.schema.root, lambda n: self.info[n].depth,
+        walk = SchemaWalk(nsmap, self.schema.root, lambda n: self.info[n].depth,
                            kind == "leafref")
         if context is not None:
             start = (context, self.info[context].depth if context in self.info else 0)
@@ -699,31 +750,32 @@ class Validator:
         return self._xpaths[key]
 
 
-def _simple_path(ast: object, nsmap: Mapping[str, str]
-                 ) -> tuple[bool, int, tuple[tuple[str, str], ...]] | None:
-    """(absolute, number of '..', child steps) of a leafref path without predicates."""
-    if not isinstance(ast, Path) or ast.start is not None:
-        return None
-    ups, names = 0, []
-    for step in ast.steps:
-        if step.predicates:
-            return None
-        if step.axis == "parent" and step.test == "node()" and not names:
-            ups += 1
-        elif step.axis == "child" and step.test == "name" and step.local is not None:
-            names.append((nsmap.get(step.prefix or "", ""), step.local))
-        else:
-            return None
-    return ast.absolute, ups, tuple(names)
-
-
 # -- one validation ---------------------------------------------------------------------------
 
 _Chain = tuple[SchemaNode, ...]  # absent non-presence containers, then a missing node
 
 
+_NO_CHILDREN: dict[SchemaNode, list[Element]] = {}
+
+
 def _nothing(_node: SchemaNode) -> bool:
     return False
+
+
+class _Parents(dict[Element, tuple[list[tuple[SchemaNode, Element]], set[SchemaNode]]]):
+    """Per parent of a change: its created or modified children and its removed nodes.
+    Keyed by element: lxml gives one proxy per node while a reference lives."""
+
+    def _entry(self, parent: Element) -> tuple[list[tuple[SchemaNode, Element]], set[SchemaNode]]:
+        if parent not in self:
+            self[parent] = ([], set())
+        return self[parent]
+
+    def created(self, parent: Element, node: SchemaNode, el: Element) -> None:
+        self._entry(parent)[0].append((node, el))
+
+    def gone(self, parent: Element, node: SchemaNode) -> None:
+        self._entry(parent)[1].add(node)
 
 
 class _Run:
@@ -742,7 +794,8 @@ class _Run:
         self.pending: list[tuple[SchemaNode, Element]] = []  # materialised, when not checked
         self.xpath_ready = False
         self.everything = False  # every default in use is materialised
-        self._targets: dict[tuple[int, int], tuple[Element, set[Hashable]]] = {}
+        self._targets: dict[tuple[object, int], tuple[Element, set[Hashable]]] = {}
+        self._added_ids: set[int] = set()
         self._memo: dict[tuple[int, int], tuple[Element, bool]] = {}
 
     # -- entry points -------------------------------------------------------------------
@@ -762,22 +815,11 @@ class _Run:
 
     def changes(self, changed: list[Element], removed: list[tuple[SchemaNode, Element]]
                 ) -> list[RpcError]:
-        touched: list[tuple[SchemaNode, Element, bool]] = []
-        parents: dict[int, tuple[Element, set[SchemaNode]]] = {}
-        for el in self._tops(changed):
-            node = self.locate(el)
-            if node is None or not node.config:
-                self._unknown(el, node)
-                continue
-            touched.append((node, el, False))
-            parent = el.getparent()
-            parents.setdefault(id(parent), (parent, set()))[1].add(node)
-            self.check_instance(el, node)
-        for node, parent in removed:
-            touched.append((node, parent, True))
-            parents.setdefault(id(parent), (parent, set()))[1].add(node)
-        for parent, nodes in parents.values():
-            self._check_parent(parent, nodes)
+        touched, parents = self._collect(changed, removed)
+        for parent, (created, gone) in parents.items():
+            self._check_parent(parent, created, gone)
+        for node, el, was_removed in touched:
+            self._recheck_unique(node, el, was_removed)
         with self._xpath_phase():
             for el, node, present in self.containers:
                 self._add_implicit(el, node, present.__contains__, bool(self.v.opaque))
@@ -790,17 +832,52 @@ class _Run:
             self._evaluate_deferred()
         return self._result()
 
+    def _collect(self, changed: list[Element], removed: list[tuple[SchemaNode, Element]]
+                 ) -> tuple[list[tuple[SchemaNode, Element, bool]], _Parents]:
+        """Check the changed subtrees; return what changed (node, element or former
+        parent, removed?) and, per parent, its created children and removed nodes."""
+        touched: list[tuple[SchemaNode, Element, bool]] = []
+        parents = _Parents()
+        for el in self._tops(changed):
+            node = self.locate(el)
+            if node is None or not node.config:
+                self._unknown(el, node)
+                continue
+            touched.append((node, el, False))
+            parents.created(el.getparent(), node, el)
+            self.check_instance(el, node)
+            if is_key(node):  # a new key value: the entry is new, and the old one is gone
+                entry, lst = el.getparent(), node.parent
+                assert lst is not None
+                touched.append((lst, entry.getparent(), True))
+                parents.created(entry.getparent(), lst, entry)
+        for node, parent in removed:
+            if self._attached(parent):  # else an ancestor was removed by the edit too
+                touched.append((node, parent, True))
+                parents.gone(parent, node)
+        return touched, parents
+
     def _tops(self, changed: list[Element]) -> list[Element]:
-        """The listed elements not inside another listed one (their subtrees are checked)."""
+        """The listed elements still in the tree and not inside another listed one (a
+        listed element's whole subtree is checked)."""
         listed = {id(e) for e in changed}
         out: dict[int, Element] = {}
         for el in changed:
-            up = el.getparent()
-            while up is not None and id(up) not in listed and up is not self.root:
+            up, inside = el.getparent(), False
+            while up is not None and up is not self.root:
+                inside = inside or id(up) in listed
                 up = up.getparent()
-            if up is None or up is self.root:
+            if up is self.root and not inside:
                 out.setdefault(id(el), el)
         return list(out.values())
+
+    def _attached(self, el: Element) -> bool:
+        while el is not self.root:
+            up = el.getparent()
+            if up is None:
+                return False
+            el = up
+        return True
 
     def _result(self) -> list[RpcError]:
         seen: set[tuple[object, ...]] = set()
@@ -837,8 +914,12 @@ class _Run:
         return el.nsmap if self.info[node].ns_values else {}
 
     def _value(self, el: Element, node: SchemaNode) -> Hashable:
+        info = self.info[node]
+        if info.plain:
+            return el.text or ""
         assert node.type is not None
-        return self.v.types.canonical(node.type, el.text or "", self._nsmap(el, node))
+        return self.v.types.canonical(node.type, el.text or "",
+                                      el.nsmap if info.ns_values else {})
 
     # -- errors ---------------------------------------------------------------------------
 
@@ -861,67 +942,158 @@ class _Run:
 
     # -- structure: the children of one element ---------------------------------------------
 
-    def check_element(self, el: Element, node: SchemaNode) -> None:
-        """Check the children of ``el`` (the root, a container or a list entry), deeply."""
+    def check_element(self, el: Element, node: SchemaNode) -> dict[SchemaNode, list[Element]]:
+        """Check the children of ``el`` (the root, a container or a list entry), deeply;
+        return them by schema node. The hottest loop of a full validation: kept flat."""
         groups: dict[SchemaNode, list[Element]] = {}
         self.containers.append((el, node, groups))
-        children = node.children
+        children = self.info[node].by_tag
         for child in el:
-            tag = child.tag
-            if not isinstance(tag, str):
-                continue
-            cnode = children.get(_split_tag(tag))
-            if cnode is None or not cnode.config:
+            cnode = children.get(child.tag)  # type: ignore[call-overload]
+            if cnode is not None and cnode.config:
+                if cnode in groups:
+                    groups[cnode].append(child)
+                else:
+                    groups[cnode] = [child]
+            elif isinstance(child.tag, str):
                 self._unknown(child, cnode)
-            elif cnode in groups:
-                groups[cnode].append(child)
-            else:
-                groups[cnode] = [child]
         for cnode, els in groups.items():
-            self._check_group(el, cnode, els)
-            for child in els:
-                self.check_instance(child, cnode)
-        self._require_in(el, node.ordered, groups.__contains__, True, ())
+            info = self.info[cnode]
+            if info.inner:
+                inner = [self.check_instance(child, cnode) for child in els]
+            else:
+                inner = []
+                if info.has_exprs:
+                    self.owners.extend((cnode, child) for child in els)
+                if info.leafy:
+                    self._check_leaves(cnode, els, info)
+            if len(els) > 1 or info.counted:
+                self._check_group(el, cnode, els, inner)
+        if self.info[node].requirements:
+            self._require_in(el, self.info[node].requirements, groups.__contains__, True, ())
+        return groups
 
-    def check_instance(self, el: Element, node: SchemaNode) -> None:
+    def check_instance(self, el: Element, node: SchemaNode) -> dict[SchemaNode, list[Element]]:
+        """Check one instance (deeply); return its children by schema node."""
         info = self.info[node]
         if info.has_exprs:
             self.owners.append((node, el))
-        kind = node.kind
-        if kind is Kind.LEAF or kind is Kind.LEAF_LIST:
-            self._check_value(el, node)
-        elif kind is Kind.CONTAINER or kind is Kind.LIST:
-            self.check_element(el, node)
+        if info.inner:
+            return self.check_element(el, node)
+        if info.leafy:
+            self._check_leaves(node, [el], info)
+        return _NO_CHILDREN
+
+    def _check_leaves(self, node: SchemaNode, els: list[Element], info: _Info) -> None:
+        for el in els:
+            if len(el):
+                self._error(InvalidValue, f"{node.name} has child elements", el)
+            elif info.typed:
+                self._check_value(el, node)
 
     def _check_value(self, el: Element, node: SchemaNode) -> None:
-        if len(el):
-            self._error(InvalidValue, f"{node.name} has child elements", el)
-            return
         assert node.type is not None
-        text = el.text or ""
-        bad = self.v.types.check(node.type, text, self._nsmap(el, node))
+        bad = self.v.types.check(node.type, el.text or "", self._nsmap(el, node))
         if bad is not None:
             self._error(InvalidValue, f"{node.name}: {bad.message}", el, app_tag=bad.app_tag)
 
-    def _check_parent(self, parent: Element, nodes: set[SchemaNode]) -> None:
-        """The constraints between a changed element and its siblings."""
+    def _check_parent(self, parent: Element, created: list[tuple[SchemaNode, Element]],
+                      gone: set[SchemaNode]) -> None:
+        """The constraints between changed elements and their siblings. A removal cannot
+        break keys or uniqueness, only counts and mandatory nodes."""
         pnode = self.locate(parent) if parent is not self.root else self.v.schema.root
         if pnode is None:
             return
-        for node in nodes:
-            self._check_group(parent, node, list(parent.iterchildren(node.qname)))
-        self._require_in(parent, pnode.ordered, lambda n: self.has(parent, n), True, ())
+        if pnode.kind is Kind.LIST and any(is_key(n) for n in gone):
+            keys = self.info[pnode].keys
+            self._keys_present(pnode, parent, keys,
+                               [next(parent.iterchildren(k.qname), None) for k in keys])
+        for node, el in created:
+            self._check_siblings(parent, node, el)
+        for node in {n for n, _ in created} | gone:
+            if node.max_elements is not None or node.min_elements:
+                self._check_counts(parent, node, self.v.count(parent, node))
+        self.require_all(parent, pnode)
 
-    def _check_group(self, parent: Element, node: SchemaNode, els: list[Element]) -> None:
-        """Constraints across the instances of one schema node under one parent."""
+    def _check_siblings(self, parent: Element, node: SchemaNode, el: Element) -> None:
+        """One changed instance against the others: keys, leaf-list values, single nodes.
+        As in a full check, every instance but the first of a value is the one in error."""
+        if node.kind is Kind.LIST:
+            keys = self.info[node].keys
+            leaves = [next(el.iterchildren(k.qname), None) for k in keys]
+            if not keys or not self._keys_present(node, el, keys, leaves):
+                return
+            want = tuple(self._value(leaf, k) for leaf, k in zip(leaves, keys, strict=True))
+            same = [e for e in self._entries_with(parent, node, (keys[0],), want[0])
+                    if self._key_of(e, keys) == want]
+            for dup in same[1:]:
+                self._non_unique(f"two {node.name} entries have the same key", dup,
+                                 [next(dup.iterchildren(k.qname)) for k in keys])
+        elif node.kind is Kind.LEAF_LIST:
+            want = self._value(el, node)
+            same = [c for c in parent.iterchildren(node.qname) if self._value(c, node) == want]
+            for dup in same[1:]:
+                self._non_unique(f"{node.name} has the value {dup.text!r} twice", dup, [dup])
+        else:
+            for dup in list(parent.iterchildren(node.qname))[1:]:
+                self._error(BadElement, f"{node.name} appears more than once", dup,
+                            info=[("", "bad-element", node.name)])
+
+    def _entries_with(self, parent: Element, node: SchemaNode, chain: tuple[SchemaNode, ...],
+                      want: Hashable) -> Iterator[Element]:
+        """The entries of list ``node`` under ``parent`` whose leaf at ``chain`` has the
+        value ``want``, in document order: one scan of the leaf's tag, filtered by libxml2."""
+        leaf_node = chain[-1]
+        plain = self.info[leaf_node].plain
+        for leaf in parent.iterdescendants(leaf_node.qname):
+            if plain and (leaf.text or "") != want:
+                continue
+            entry = leaf
+            for _ in chain:
+                entry = entry.getparent()
+            if entry.getparent() is not parent or entry.tag != node.qname:
+                continue
+            if plain or self._value(leaf, leaf_node) == want:
+                yield entry
+
+    def _key_of(self, entry: Element, keys: tuple[SchemaNode, ...]) -> tuple[Hashable, ...] | None:
+        leaves = [next(entry.iterchildren(k.qname), None) for k in keys]
+        if any(leaf is None for leaf in leaves):
+            return None
+        return tuple(self._value(leaf, k) for leaf, k in zip(leaves, keys, strict=True))  # type: ignore[arg-type]
+
+    def _keys_present(self, node: SchemaNode, el: Element, keys: tuple[SchemaNode, ...],
+                      leaves: list[Element | None]) -> bool:
+        for k, leaf in zip(keys, leaves, strict=True):
+            if leaf is None:
+                self._error(MissingElement, f"{node.name} entry has no key {k.name}", el,
+                            info=[("", "bad-element", k.name)])
+                return False
+        return True
+
+    def _recheck_unique(self, node: SchemaNode, el: Element, removed: bool) -> None:
+        """Unique constraints of the list entries around a change (RFC 7950 7.8.3)."""
+        cur: Element | None = el
+        cnode: SchemaNode | None = node.data_parent if removed else node
+        while cur is not None and cnode is not None and cur is not self.root:
+            if cnode.kind is Kind.LIST and cnode.unique:
+                parent = cur.getparent()
+                if parent is not None:
+                    self._recheck_unique_entry(cnode, cur, parent)
+            cur, cnode = cur.getparent(), cnode.data_parent
+
+    def _check_group(self, parent: Element, node: SchemaNode, els: list[Element],
+                     inner: list[dict[SchemaNode, list[Element]]]) -> None:
+        """Constraints across the instances of one schema node under one parent;
+        ``inner`` holds each instance's children by schema node."""
         kind = node.kind
         if kind is Kind.LIST:
-            self._check_keys(node, els)
+            self._check_keys(node, els, inner)
             if node.unique:
                 self._check_unique(node, els)
         elif kind is Kind.LEAF_LIST:
             self._check_leaf_list(node, els)
-        elif len(els) > 1:
+        else:
             for extra in els[1:]:
                 self._error(BadElement, f"{node.name} appears more than once", extra,
                             info=[("", "bad-element", node.name)])
@@ -938,15 +1110,16 @@ class _Run:
                         f"min-elements {node.min_elements}", parent, (node,),
                         app_tag="too-few-elements")
 
-    def _check_keys(self, node: SchemaNode, els: list[Element]) -> None:
-        seen: dict[tuple[Hashable, ...], Element] = {}
+    def _check_keys(self, node: SchemaNode, els: list[Element],
+                    inner: list[dict[SchemaNode, list[Element]]]) -> None:
         keys = self.info[node].keys
-        for el in els:
-            leaves = [next(el.iterchildren(k.qname), None) for k in keys]
-            missing = [k for k, leaf in zip(keys, leaves, strict=True) if leaf is None]
-            if missing:
-                self._error(MissingElement, f"{node.name} entry has no key {missing[0].name}",
-                            el, info=[("", "bad-element", missing[0].name)])
+        if len(keys) == 1:
+            self._check_single_keys(node, els, inner, keys[0])
+            return
+        seen: dict[tuple[Hashable, ...], Element] = {}
+        for el, children in zip(els, inner, strict=True):
+            leaves = [children[k][0] if k in children else None for k in keys]
+            if not self._keys_present(node, el, keys, leaves):
                 continue
             value = tuple(self._value(leaf, k) for leaf, k in zip(leaves, keys, strict=True))
             if value in seen:
@@ -954,34 +1127,79 @@ class _Run:
             else:
                 seen[value] = el
 
+    def _check_single_keys(self, node: SchemaNode, els: list[Element],
+                           inner: list[dict[SchemaNode, list[Element]]], key: SchemaNode) -> None:
+        """_check_keys for the common one-key list, without the tuples."""
+        seen: set[Hashable] = set()
+        plain = self.info[key].plain
+        for el, children in zip(els, inner, strict=True):
+            leaves = children.get(key)
+            if leaves is None:
+                self._keys_present(node, el, (key,), [None])
+                continue
+            leaf = leaves[0]
+            value = (leaf.text or "") if plain else self._value(leaf, key)
+            if value in seen:
+                self._non_unique(f"two {node.name} entries have the same key", el, [leaf])
+            seen.add(value)
+
     def _check_unique(self, node: SchemaNode, els: list[Element]) -> None:
         """RFC 7950 7.8.3: entries where every leaf exists or has a default must differ."""
         for chains in self.info[node].uniques:
             seen: set[tuple[Hashable, ...]] = set()
             for el in els:
-                found = [self._unique_leaf(el, chain) for chain in chains]
-                if any(f is None for f in found):
-                    continue
-                value = tuple(v for v, _ in found)  # type: ignore[misc]
-                if value in seen:
-                    leaves = [leaf for _, leaf in found if leaf is not None]  # type: ignore[misc]
-                    names = " ".join(c[-1].name for c in chains)
-                    self._non_unique(f"{node.name} entries are not unique in ({names})", el,
-                                     leaves or [el])
-                seen.add(value)
+                value = self._unique_value(el, chains)
+                if value is not None and value in seen:
+                    self._not_unique(node, chains, el)
+                seen.add(value)  # type: ignore[arg-type]
+
+    def _recheck_unique_entry(self, node: SchemaNode, el: Element, parent: Element) -> None:
+        """A changed entry's unique values against all its siblings (one scan each)."""
+        for chains in self.info[node].uniques:
+            value = self._unique_value(el, chains)
+            if value is None:
+                continue
+            same = [o for o in self._unique_candidates(parent, node, chains, value)
+                    if self._unique_value(o, chains) == value]
+            for dup in same[1:]:
+                self._not_unique(node, chains, dup)
+
+    def _not_unique(self, node: SchemaNode, chains: tuple[tuple[SchemaNode, ...], ...],
+                    el: Element) -> None:
+        found = [self._unique_leaf(el, c) for c in chains]
+        leaves = [f[1] for f in found if f is not None and f[1] is not None]
+        names = " ".join(c[-1].name for c in chains)
+        self._non_unique(f"{node.name} entries are not unique in ({names})", el, leaves or [el])
+
+    def _unique_value(self, el: Element, chains: tuple[tuple[SchemaNode, ...], ...]
+                      ) -> tuple[Hashable, ...] | None:
+        found = [self._unique_leaf(el, chain) for chain in chains]
+        if any(f is None for f in found):
+            return None
+        return tuple(f[0] for f in found)  # type: ignore[index]
+
+    def _unique_candidates(self, parent: Element, node: SchemaNode,
+                           chains: tuple[tuple[SchemaNode, ...], ...], value: tuple[Hashable, ...]
+                           ) -> Iterable[Element]:
+        first = chains[0]
+        if value[0] == self._unique_default(first[-1]):  # entries without the leaf match too
+            return parent.iterchildren(node.qname)
+        return self._entries_with(parent, node, first, value[0])
 
     def _unique_leaf(self, el: Element, chain: tuple[SchemaNode, ...]
                      ) -> tuple[Hashable, Element | None] | None:
         cur: Element | None = el
         for step in chain:
             cur = next(cur.iterchildren(step.qname), None) if cur is not None else None
-        leaf = chain[-1]
         if cur is not None:
-            return self._value(cur, leaf), cur
-        if leaf.default and leaf.type is not None:
-            nsmap = dict(leaf.default_namespaces)
-            return self.v.types.canonical(leaf.type, leaf.default[0], nsmap), None
-        return None
+            return self._value(cur, chain[-1]), cur
+        default = self._unique_default(chain[-1])
+        return None if default is None else (default, None)
+
+    def _unique_default(self, leaf: SchemaNode) -> Hashable | None:
+        if not leaf.default or leaf.type is None:
+            return None
+        return self.v.types.canonical(leaf.type, leaf.default[0], dict(leaf.default_namespaces))
 
     def _check_leaf_list(self, node: SchemaNode, els: list[Element]) -> None:
         seen: set[Hashable] = set()
@@ -1000,7 +1218,7 @@ class _Run:
         for node in nodes:
             if node.kind is Kind.CHOICE:
                 self._require_choice(el, node, has, active, chain)
-            elif active and node.config and node.kind in DATA_KINDS and not has(node):
+            elif active and not has(node):
                 self._require_absent(el, node, chain)
 
     def _require_choice(self, el: Element, choice: SchemaNode, has: Callable[[SchemaNode], bool],
@@ -1013,7 +1231,8 @@ class _Run:
         elif not cases and choice.mandatory and active:
             self._missing(el, (*chain, choice))
         for case in choice.ordered:
-            self._require_in(el, case.ordered, has, active and case in cases, chain)
+            self._require_in(el, self.info[case].requirements, has, active and case in cases,
+                             chain)
 
     def _require_absent(self, el: Element, node: SchemaNode, chain: _Chain) -> None:
         kind = node.kind
@@ -1027,7 +1246,7 @@ class _Run:
                     return
                 if not self._gates_hold(el, inner):
                     return
-            self._require_in(el, node.ordered, _nothing, True, inner)
+            self._require_in(el, self.info[node].requirements, _nothing, True, inner)
         elif self.info[node].required:
             self._missing(el, (*chain, node))
 
@@ -1097,19 +1316,18 @@ class _Run:
         return True
 
     def _create(self, el: Element, node: SchemaNode, deep: bool) -> list[Element]:
+        info = self.info[node]
         if node.kind is Kind.CONTAINER:
             made = [etree.SubElement(el, node.qname)]
         else:
-            values = node.default[:1] if node.kind is Kind.LEAF else node.default
-            nsmap = dict(node.default_namespaces) if any(":" in v for v in values) else None
             made = []
-            for value in values:
-                new = etree.SubElement(el, node.qname, nsmap=nsmap)  # type: ignore[arg-type]
+            for value in info.defaults:
+                new = etree.SubElement(el, node.qname, nsmap=info.default_nsmap)  # type: ignore[arg-type]
                 new.text = value
                 made.append(new)
-        info = self.info[node]
         for new in made:
             self.added.append(new)
+            self._added_ids.add(id(new))
             if info.gates:
                 self.pending.append((node, new))
             if info.musts and deep:
@@ -1123,6 +1341,7 @@ class _Run:
             parent = el.getparent()
             if parent is not None and not self._gates_true(node, el, parent):
                 parent.remove(el)
+                self._memo.clear()  # results that saw it are stale
 
     def materialise_everything(self) -> None:
         """For expressions the analysis cannot follow: every default in use, everywhere."""
@@ -1166,16 +1385,22 @@ class _Run:
             _DataWalk(self, expr.nsmap).nodes(expr.ast, ctx, ctx)  # type: ignore[arg-type]
 
     def true(self, expr: _Expr, ctx: Element) -> bool:
+        """The boolean value of a must or when at ``ctx``. The whens of a parent context
+        are shared by all its children's instances: their results are kept for the run."""
+        if not expr.parent_context:
+            return self._evaluate(expr, ctx)
         key = (id(expr), id(ctx))
         hit = self._memo.get(key)
         if hit is None:
-            self.prepare(expr, ctx)
-            try:
-                result = bool(expr.xpath(ctx, root=self.root, current=ctx))
-            except etree.XPathError:
-                result = False  # e.g. a function given the wrong arguments
-            hit = self._memo[key] = (ctx, result)
+            hit = self._memo[key] = (ctx, self._evaluate(expr, ctx))
         return hit[1]
+
+    def _evaluate(self, expr: _Expr, ctx: Element) -> bool:
+        self.prepare(expr, ctx)
+        try:
+            return bool(expr.xpath(ctx, root=self.root, current=ctx))
+        except etree.XPathError:
+            return False  # e.g. a function given arguments of the wrong type
 
     def _gates_true(self, node: SchemaNode, el: Element, parent: Element) -> bool:
         return all(self.true(g, parent if g.parent_context else el)
@@ -1233,7 +1458,7 @@ class _Run:
         return False
 
     def require_all(self, el: Element, node: SchemaNode) -> None:
-        self._require_in(el, node.ordered, lambda n: self.has(el, n), True, ())
+        self._require_in(el, self.info[node].requirements, lambda n: self.has(el, n), True, ())
 
     def evaluate_must(self, must: _Expr, el: Element) -> None:
         if not self.true(must, el):
@@ -1243,41 +1468,77 @@ class _Run:
                         app_tag=src.error_app_tag or "must-violation")
 
     def check_leafref(self, node: SchemaNode, el: Element) -> None:
-        """RFC 7950 9.9: with require-instance, some target must have the same value."""
+        """RFC 7950 9.9: the value is of the target's type and, with require-instance,
+        some target has it. The type is checked here, only when no target has the value."""
         spec = node.type
         if spec is None or not spec.require_instance:
             return
         target = spec.leafref_target
         tspec = target.type if target is not None and target.type is not None else spec
-        want = self.v.types.canonical(tspec, el.text or "", self._nsmap(el, node))
-        if want not in self._target_values(node, el, tspec):
-            where = target.path() if target is not None else spec.leafref.source  # type: ignore[union-attr]
-            self._error(DataMissing, f"{node.name} {el.text!r} refers to no existing {where}",
-                        el, app_tag="instance-required")
+        nsmap = el.nsmap if self.info[node].ns_values else {}
+        want = self.v.types.canonical(tspec, el.text or "", nsmap)
+        if self._has_target(node, el, tspec, want):
+            return
+        bad = self.v.types.check(spec, el.text or "", nsmap)
+        if bad is not None:
+            self._error(InvalidValue, f"{node.name}: {bad.message}", el, app_tag=bad.app_tag)
+            return
+        where = target.path() if target is not None else "its path"
+        self._error(DataMissing, f"{node.name} {el.text!r} refers to no existing {where}", el,
+                    app_tag="instance-required")
 
-    def _target_values(self, node: SchemaNode, el: Element, tspec: TypeSpec) -> set[Hashable]:
+    def _has_target(self, node: SchemaNode, el: Element, tspec: TypeSpec, want: Hashable) -> bool:
         info = self.info[node]
         expr = info.leafref
         assert expr is not None
         if info.simple is None:
             self.prepare(expr, el)
             nodes = expr.xpath(el, root=self.root, current=el)
-            return {self._target_value(n, tspec) for n in nodes if isinstance(n, etree._Element)}
+            return any(self._target_value(n, tspec) == want
+                       for n in nodes if isinstance(n, etree._Element))
         absolute, ups, steps = info.simple
-        anchor: Element = self.root if absolute else el
-        for _ in range(ups):
-            anchor = anchor.getparent() if anchor is not self.root else anchor
-        key = (id(expr), id(anchor))
+        if not absolute:
+            anchor = el
+            for _ in range(ups):
+                anchor = anchor.getparent() if anchor is not self.root else anchor
+            return want in self._target_set(steps, anchor, tspec)
+        built = self._targets.get((steps, id(self.root)))
+        if built is not None:
+            return want in built[1]
+        hint = self.v.lasting_targets(self.root, steps).get(want)
+        if hint is not None and self._still_target(hint, steps, want, tspec):
+            return True
+        return want in self._target_set(steps, self.root, tspec)
+
+    def _target_set(self, steps: tuple[tuple[str, str], ...], anchor: Element,
+                    tspec: TypeSpec) -> set[Hashable]:
+        """The values at ``steps`` below ``anchor``, defaults included, once per run; for
+        the root, the lasting hints are refreshed too."""
+        key = (steps, id(anchor))
         if key not in self._targets:
             items = [anchor]
             for ns, name in steps:
                 items = [c for it in items for c in self.children_or_defaults(it, ns, name)]
-            self._targets[key] = (anchor, {self._target_value(n, tspec) for n in items})
+            values = {self._target_value(n, tspec): n for n in items}
+            if anchor is self.root:
+                hints = self.v.lasting_targets(self.root, steps)
+                hints.clear()
+                hints.update((v, n) for v, n in values.items() if id(n) not in self._added_ids)
+            self._targets[key] = (anchor, set(values))
         return self._targets[key][1]
 
     def _target_value(self, el: Element, tspec: TypeSpec) -> Hashable:
         nsmap = el.nsmap if _ns_sensitive(tspec) else {}
         return self.v.types.canonical(tspec, el.text or "", nsmap)
+
+    def _still_target(self, el: Element, steps: tuple[tuple[str, str], ...], want: Hashable,
+                      tspec: TypeSpec) -> bool:
+        cur: Element | None = el
+        for ns, name in reversed(steps):
+            if cur is None or cur.tag != f"{{{ns}}}{name}":
+                return False
+            cur = cur.getparent()
+        return cur is self.root and self._target_value(el, tspec) == want
 
     def check_instance_id(self, node: SchemaNode, el: Element) -> None:
         spec = node.type
@@ -1349,6 +1610,9 @@ class _DataWalk(PathVisitor[Element]):
     def opaque(self) -> None:
         self.run.materialise_everything()
 
+    def deref(self, items: list[Element]) -> list[Element]:
+        return [target for el in items for target in self.run.deref(el)]
+
 
 class _Jobs:
     """What validate_changes re-evaluates: the instances inside changed subtrees, and every
@@ -1361,21 +1625,39 @@ class _Jobs:
         self.exprs: dict[tuple[int, int], tuple[_Expr, Element]] = {}
         self.requirements: dict[int, Element] = {}  # parents whose requirements to re-check
         self.instance_ids = False
+        self._touched: dict[tuple[int, int, bool], Element] = {}  # (kept alive for the ids)
 
     def instance(self, node: SchemaNode, el: Element) -> None:
         self.instances[(id(node), id(el))] = (node, el)
 
     def schedule(self, touched: list[tuple[SchemaNode, Element, bool]]) -> None:
         for node, el, removed in touched:
-            for expr, ref in self.run.v.related(node):
-                if _hits(ref, node, removed):
-                    anchor = self._anchor(ref.anchor, node, el, removed)
-                    if anchor is not None:
-                        self._at(expr, *anchor)
-            self.instance_ids = self.instance_ids or removed
+            self._touch(node, el, removed)
+            # an instance-identifier can only lose its target to a removal, or to a new
+            # value of the leaf-list entry it names
+            self.instance_ids = self.instance_ids or removed or node.kind is Kind.LEAF_LIST
         if touched:
             for expr in self.run.v.opaque:
                 self._at(expr, self.run.root, 0)
+
+    def _touch(self, node: SchemaNode, el: Element, removed: bool) -> None:
+        """Schedule what reads ``node``, changed at ``el`` (or removed from parent ``el``)."""
+        key = (id(node), id(el), removed)
+        if key in self._touched:
+            return
+        self._touched[key] = el
+        v = self.run.v
+        for expr, ref in v.related(node):
+            if reaches(ref, node, removed):
+                anchor = self._anchor(ref.anchor, node, el, removed)
+                if anchor is not None:
+                    self._at(expr, *anchor)
+        shared = self.info[node].depth - 1  # the parent, shared with the other cases
+        for expr, ref in v.case_related(node):
+            if removed or not ref.monotone:
+                anchor = self._anchor(min(ref.anchor, shared), node, el, removed)
+                if anchor is not None:
+                    self._at(expr, *anchor)
 
     def _anchor(self, want: int, node: SchemaNode, el: Element, removed: bool
                 ) -> tuple[Element, int] | None:
@@ -1412,6 +1694,8 @@ class _Jobs:
             found = list(parent.iterchildren(owner.qname)) if owner.kind in DATA_KINDS else []
             if not found and required:
                 self.requirements[id(parent)] = parent
+            if not found and self.info[owner].implicit_here:
+                self._touch(owner, parent, True)  # its default may have come or gone
             for inst in found:
                 self.exprs[(id(expr), id(inst))] = (expr, inst)
 
@@ -1455,15 +1739,3 @@ class _Jobs:
             for node in run.v.instance_ids:
                 for inst in self._below(run.root, 0, node, False):
                     run.check_instance_id(node, inst)
-
-
-def _hits(ref: _Ref, node: SchemaNode, removed: bool) -> bool:
-    """Can a change of ``node`` (or its removal) change what ``ref`` reads?"""
-    if ref.node is node:
-        return removed or not ref.monotone
-    up = node.data_parent
-    while up is not None:
-        if up is ref.node:  # the change is inside the node read
-            return ref.value and not ref.monotone
-        up = up.data_parent
-    return removed or not ref.monotone  # the node read is inside the change

@@ -11,8 +11,13 @@ the expressions for it and teaches it YANG:
 - :class:`PathVisitor` follows every location path of an AST from a start item, so that
   the validator can run the same walk over the schema (which nodes can this expression
   read?) and over the data (which defaults must exist before libxml2 evaluates it?).
+- :class:`SchemaWalk` is that walk over the schema: the :class:`Ref` list of what an
+  expression reads, and :func:`reaches`, whether a change of one node can alter it; the
+  validator uses them to re-evaluate only the expressions a change can reach.
 - :class:`YangFunctions` provides deref(), derived-from(), derived-from-or-self(),
   re-match(), enum-value() and bit-is-set() as lxml extension functions.
+- :func:`python_regex` reads the XSD regular expressions that Python reads the same way
+  as Python ones, a faster road than libxml2's XSD engine for patterns and re-match().
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import Generic, TypeVar
 
 from lxml import etree
 
-from agent.datastore.schema import Schema, SchemaNode, TypeSpec, regex_schema
+from agent.datastore.schema import Kind, Schema, SchemaNode, TypeSpec, regex_schema
 
 Element = etree._Element
 
@@ -361,13 +366,20 @@ class PathVisitor(Generic[T]):
             return _unique([*left, *right]) if node.op == "|" else []
         return []
 
+    def deref(self, items: list[T]) -> list[T]:
+        """deref() of ``items``: the subclass may know where it leads."""
+        self.opaque()
+        return []
+
     def _call(self, node: Call, ctx: list[T], cur: T) -> list[T]:
         if node.name == "current" and not node.args:
             return [cur]
+        if node.name == "deref" and len(node.args) == 1:
+            return self.deref(self._eval(node.args[0], ctx, cur))
         for arg in node.args:
             self._eval(arg, ctx, cur)
         if node.name not in _VALUE_FUNCTIONS:
-            self.opaque()  # deref() and anything unknown may reach any node
+            self.opaque()  # an unknown function may reach any node
         return []
 
     def _path(self, node: Path, ctx: list[T], cur: T) -> list[T]:
@@ -419,6 +431,49 @@ def _unique(items: list[T]) -> list[T]:
     return list(seen.values())
 
 
+# -- XSD regular expressions ---------------------------------------------------------------
+
+_XSD_ESCAPES = frozenset(".-\\[](){}*+?|^nrt")  # single-character escapes of XSD
+
+
+def python_regex(xsd: str) -> re.Pattern[str] | None:
+    """The XSD regular expression as an equivalent Python one, or None when it uses what
+    the two dialects read differently (\\p, \\w, \\i, class subtraction, ...). libxml2 stays
+    the reference (schema.Pattern); this is only a faster route for the common patterns."""
+    out: list[str] = []
+    i, depth = 0, 0  # depth: inside a character class
+    while i < len(xsd):
+        ch = xsd[i]
+        if ch == "\\":
+            nxt = xsd[i + 1 : i + 2]
+            if nxt == "d" or nxt in _XSD_ESCAPES:
+                out.append("\\" + nxt)
+            elif nxt == "s":
+                out.append("[ \\t\\n\\r]" if not depth else " \\t\\n\\r")
+            else:
+                return None
+            i += 2
+            continue
+        if ch == "[":
+            if depth:
+                return None
+            depth = 1
+        elif ch == "]":
+            depth = 0
+        elif ch == "-" and xsd[i + 1 : i + 2] == "[":
+            return None  # class subtraction
+        elif not depth and ch in "^$":
+            ch = "\\" + ch  # literal characters in XSD, anchors in Python
+        elif not depth and ch == ".":
+            ch = "[^\\n\\r]"
+        out.append(ch)
+        i += 1
+    try:
+        return re.compile("".join(out))
+    except re.error:
+        return None
+
+
 # -- YANG functions ---------------------------------------------------------------------
 
 
@@ -459,7 +514,8 @@ class YangFunctions:
         self.schema = schema
         self.locate = locate
         self._deref = deref
-        self._regexes: dict[str, etree.XMLSchema | None] = {}
+        self._regexes: dict[str, Callable[[str], bool]] = {}
+        self._derivations: dict[tuple[tuple[str, str], tuple[str, str]], bool] = {}
 
     def extensions(self, nsmap: Mapping[str, str]) -> dict[tuple[None, str], Callable[..., object]]:
         """The functions for one expression; ``nsmap`` resolves identity prefixes in it."""
@@ -488,22 +544,22 @@ class YangFunctions:
             value = identity_of((el.text or "").strip(), el.nsmap)
             if value is None:
                 continue
-            if (or_self and value == base) or self.schema.derived_from(value, base):
+            if (or_self and value == base) or self._derived_from(value, base):
                 return True
         return False
+
+    def _derived_from(self, ident: tuple[str, str], base: tuple[str, str]) -> bool:
+        key = (ident, base)
+        if key not in self._derivations:
+            self._derivations[key] = self.schema.derived_from(ident, base)
+        return self._derivations[key]
 
     def re_match(self, _context: object, value: object, pattern: object) -> bool:
         """XSD regular expressions, implicitly anchored, as in the pattern statement."""
         regex = string_value(pattern)
         if regex not in self._regexes:
-            try:
-                self._regexes[regex] = regex_schema(regex)
-            except etree.XMLSchemaParseError:
-                self._regexes[regex] = None  # not a regex: nothing matches it
-        xsd = self._regexes[regex]
-        probe = etree.Element("v")
-        probe.text = string_value(value)
-        return xsd is not None and bool(xsd.validate(probe))
+            self._regexes[regex] = _matcher(regex)
+        return self._regexes[regex](string_value(value))
 
     def enum_value(self, _context: object, nodes: object) -> float:
         el = _first_element(nodes)
@@ -525,6 +581,25 @@ class YangFunctions:
         return string_value(bit) in (el.text or "").split()
 
 
+def _matcher(regex: str) -> Callable[[str], bool]:
+    """A full-match test for an XSD regex: Python's re when it reads it the same way, else
+    libxml2's XSD engine; nothing matches a regex that is not XSD."""
+    fast = python_regex(regex)
+    if fast is not None:
+        return lambda text: fast.fullmatch(text) is not None
+    try:
+        xsd = regex_schema(regex)
+    except etree.XMLSchemaParseError:
+        return lambda _text: False
+
+    def slow(text: str) -> bool:
+        probe = etree.Element("v")
+        probe.text = text
+        return bool(xsd.validate(probe))
+
+    return slow
+
+
 def identity_of(value: str, nsmap: Mapping[str | None, str]) -> tuple[str, str] | None:
     """(namespace, name) of an identityref value as encoded in XML (RFC 7950 9.10.3)."""
     prefix, _, name = value.rpartition(":")
@@ -537,3 +612,106 @@ def _member_types(spec: TypeSpec) -> Iterator[TypeSpec]:
     yield spec
     for member in spec.members:
         yield from _member_types(member)
+
+
+# -- what an expression reads --------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A schema node an expression reads.
+
+    ``anchor`` is the shallowest schema depth the path passes on its way there: a change
+    below one instance of the anchor affects only contexts below that same instance.
+    ``value``: the node's value is read, not only its existence. ``monotone``: only a
+    removal can make the expression false (the main path of a leafref to a key).
+    """
+
+    node: SchemaNode
+    anchor: int
+    value: bool
+    monotone: bool
+
+
+def is_key(node: SchemaNode) -> bool:
+    parent = node.parent
+    return parent is not None and parent.kind is Kind.LIST and node.name in parent.keys
+
+
+class SchemaWalk(PathVisitor[tuple[SchemaNode, int]]):
+    """Follows an expression over the schema and records what it reads (see Ref)."""
+
+    def __init__(self, nsmap: Mapping[str, str], root: SchemaNode,
+                 depth: Callable[[SchemaNode], int], leafref: bool) -> None:
+        super().__init__(nsmap)
+        self._root = root
+        self._depth = depth
+        self._leafref = leafref
+        self.refs: list[Ref] = []
+        self.is_opaque = False
+
+    def root(self) -> tuple[SchemaNode, int]:
+        return self._root, 0
+
+    def children(self, item: tuple[SchemaNode, int], namespace: str, name: str,
+                 final: bool) -> list[tuple[SchemaNode, int]]:
+        node, low = item
+        child = node.children.get((namespace, name))
+        if child is None or not child.config:
+            return []
+        main = self._leafref and not self.in_predicate
+        self.refs.append(Ref(child, low, final, main and (not final or is_key(child))))
+        return [(child, low)]
+
+    def parent(self, item: tuple[SchemaNode, int]) -> tuple[SchemaNode, int] | None:
+        node, low = item
+        up = node.data_parent
+        return None if up is None else (up, min(low, self._depth(up)))
+
+    def opaque(self) -> None:
+        self.is_opaque = True
+
+    def deref(self, items: list[tuple[SchemaNode, int]]) -> list[tuple[SchemaNode, int]]:
+        """Through a leafref with a plain path, deref() leads to its target node, of any
+        instance: what follows is read from the root (anchor 0)."""
+        out = []
+        for node, _low in items:
+            spec = node.type
+            target = spec.leafref_target if spec is not None and spec.leafref else None
+            if target is None or spec is None or spec.leafref is None or simple_path(
+                    parse(spec.leafref.expr).ast, spec.leafref.nsmap) is None:
+                self.opaque()
+                return []
+            self.refs.append(Ref(target, 0, True, False))
+            out.append((target, 0))
+        return out
+
+
+def simple_path(ast: object, nsmap: Mapping[str, str]
+                 ) -> tuple[bool, int, tuple[tuple[str, str], ...]] | None:
+    """(absolute, number of '..', child steps) of a leafref path without predicates."""
+    if not isinstance(ast, Path) or ast.start is not None:
+        return None
+    ups, names = 0, []
+    for step in ast.steps:
+        if step.predicates:
+            return None
+        if step.axis == "parent" and step.test == "node()" and not names:
+            ups += 1
+        elif step.axis == "child" and step.test == "name" and step.local is not None:
+            names.append((nsmap.get(step.prefix or "", ""), step.local))
+        else:
+            return None
+    return ast.absolute, ups, tuple(names)
+
+
+def reaches(ref: Ref, node: SchemaNode, removed: bool) -> bool:
+    """Can a change of ``node`` (or its removal) change what ``ref`` reads?"""
+    if ref.node is node:
+        return removed or not ref.monotone
+    up = node.data_parent
+    while up is not None:
+        if up is ref.node:  # the change is inside the node read
+            return ref.value and not ref.monotone
+        up = up.data_parent
+    return removed or not ref.monotone  # the node read is inside the change

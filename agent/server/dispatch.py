@@ -90,7 +90,7 @@ async def dispatch(registry: Registry, rpc: Element, ctx: RpcContext) -> Element
             raise OperationNotSupported(
                 f"operation <{xmlutil.split(op)[1]}> is not supported by this agent"
             )
-        key, handler = found
+        _, handler = found
         result = await _call(handler, op, ctx)
     except (RpcError, RpcErrors) as exc:
         _audit(registry, rpc, ctx, "failed", exc)

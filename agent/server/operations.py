@@ -61,7 +61,9 @@ def _datastore_name(op: Element, param: str) -> str:
     assert el is not None
     names = xmlutil.children(el)
     if len(names) != 1:
-        raise MissingElement(f"<{param}> must name exactly one datastore", info=[("", "bad-element", param)])
+        raise MissingElement(
+            f"<{param}> must name exactly one datastore", info=[("", "bad-element", param)]
+        )
     ns, name = xmlutil.split(names[0])
     if name == "url":
         raise OperationNotSupported("the :url capability is not supported", error_type=None)
@@ -176,9 +178,7 @@ def validate(op: Element, ctx: RpcContext) -> HandlerResult:
 
 def commit(op: Element, ctx: RpcContext) -> HandlerResult:
     if _param(op, "confirmed") is not None or _param(op, "persist-id") is not None:
-        raise OperationNotSupported(
-            "confirmed commit is not supported yet", error_type=None
-        )
+        raise OperationNotSupported("confirmed commit is not supported yet", error_type=None)
     ctx.datastore.commit(ctx.session.session_id)
     return None
 

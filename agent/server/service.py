@@ -38,7 +38,9 @@ class NetconfService:
     async def run(self, conn: Connection) -> None:
         """Serve one connection until close-session, EOF, kill-session or a protocol error."""
         if len(self.sessions.all()) >= self.limits.max_sessions:
-            log.warning("session limit %d reached; refusing %s", self.limits.max_sessions, conn.peer)
+            log.warning(
+                "session limit %d reached; refusing %s", self.limits.max_sessions, conn.peer
+            )
             return
         info = self.sessions.open(conn.user, conn.peer, self.clock.now())
         info.terminate = lambda: conn.inbox.put_nowait(None)
@@ -71,9 +73,12 @@ class NetconfService:
             if isinstance(event, BadRpc):
                 info.in_bad_rpcs += 1
                 conn.write(session.send(replies.errors(dict(event.attributes), [event.error])))
-            elif isinstance(event, RpcReceived) and session.state is State.ESTABLISHED:
-                if not await self._answer(session, conn, info, event):
-                    return
+            elif (
+                isinstance(event, RpcReceived)
+                and session.state is State.ESTABLISHED
+                and not await self._answer(session, conn, info, event)
+            ):
+                return
             await conn.drain()
 
     async def _answer(
@@ -96,7 +101,9 @@ class NetconfService:
         try:
             data = await asyncio.wait_for(conn.inbox.get(), timeout or None)
         except TimeoutError:
-            log.info("session %d: %s timeout", session.session_id, "hello" if waiting_hello else "idle")
+            log.info(
+                "session %d: %s timeout", session.session_id, "hello" if waiting_hello else "idle"
+            )
             return False
         if data is None:
             return False

@@ -146,7 +146,8 @@ class ServerSession:
         if root.find(f"{{{BASE_NS}}}session-id") is not None:
             raise ProtocolError("a client hello must not carry a session-id (RFC 6241 §8.1)")
         caps = tuple(
-            xmlutil.text_of(c) for c in root.iterfind(f"{{{BASE_NS}}}capabilities/{{{BASE_NS}}}capability")
+            xmlutil.text_of(c)
+            for c in root.iterfind(f"{{{BASE_NS}}}capabilities/{{{BASE_NS}}}capability")
         )
         if BASE_1_0 not in caps and BASE_1_1 not in caps:
             raise ProtocolError("the client hello lists no NETCONF base capability")

@@ -44,7 +44,11 @@ def start_agent(state_dir: Path, *extra: str, timeout: float = 30.0) -> AgentPro
     log_file = open(log_path, "ab")  # noqa: SIM115 - owned by the child for its lifetime
     cmd = [sys.executable, "-m", "agent.cli", "--port", "0", "--state-dir", str(state_dir), *extra]
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=log_file, cwd=REPO, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=log_file,
+        cwd=REPO,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     log_file.close()
     assert proc.stdout is not None

@@ -16,7 +16,7 @@ KEYS = "urn:netconf-pki-agent:yang:npa-pki-keys"
 TYPES = "urn:netconf-pki-agent:yang:npa-pki-types"
 
 
-def cfg(body: str, **attrs: str) -> str:
+def cfg(body: str) -> str:
     return f'<config xmlns="{NC}" xmlns:nc="{NC}">{body}</config>'
 
 
@@ -44,8 +44,13 @@ def running_labels(nc) -> list[str]:
 def reset(nc) -> None:
     """Remove what the tests create, through the agent itself."""
     nc.discard_changes()
-    nc.edit_config(target="candidate", config=cfg(f'<keys xmlns="{KEYS}" nc:operation="remove"/>'
-                                                  + f'<device-identity xmlns="{SYS}" nc:operation="remove"/>'))
+    nc.edit_config(
+        target="candidate",
+        config=cfg(
+            f'<keys xmlns="{KEYS}" nc:operation="remove"/>'
+            + f'<device-identity xmlns="{SYS}" nc:operation="remove"/>'
+        ),
+    )
     nc.commit()
 
 
@@ -145,7 +150,7 @@ def test_discard_changes(nc) -> None:
 
 def test_copy_config(nc) -> None:
     reset(nc)
-    nc.copy_config(source=cfg(key("copied")), target="candidate")
+    nc.copy_config(source=f'<source xmlns="{NC}">{cfg(key("copied"))}</source>', target="candidate")
     assert labels(nc.get_config(source="candidate").data_ele) == ["copied"]
     nc.copy_config(source="running", target="candidate")
     assert labels(nc.get_config(source="candidate").data_ele) == []

@@ -1,21 +1,26 @@
 """tools/bench.py end to end: a --quick run against a real agent reports every row.
 
-Two runs cover both SSH libraries of the tool and both framings (asyncssh with base:1.1
-chunked framing, paramiko with base:1.0 end-of-message framing)."""
+Two runs cover both SSH libraries of the tool, both framings and both templates for this
+agent: asyncssh, base:1.1 chunked framing and npa-keys; paramiko, base:1.0 end-of-message
+framing and npa-trustpoints (pure configuration).  Once commits generate the key material of
+declared keys, the npa-keys run measures RSA key generation too; switch it to
+npa-trustpoints then."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 from tests.integration.agent_process import REPO, start_agent
 
 BENCH = REPO / "tools" / "bench.py"
-TEMPLATE = REPO / "tools" / "bench_templates" / "npa-keys.toml"
+TEMPLATES = REPO / "tools" / "bench_templates"
 # --quick sizes: 10-entry small datastore, bulk 100 and 1,000, 1,000-entry large datastore.
 QUICK_ROWS = {
     "session-setup": (0, None),
@@ -31,9 +36,22 @@ QUICK_ROWS = {
 
 def _run_bench(host: str, port: int, password_file: Path, out: Path, *extra: str) -> str:
     cmd = [
-        sys.executable, str(BENCH), "--host", host, "--port", str(port), "--user", "admin",
-        "--password-file", str(password_file), "--template", str(TEMPLATE),
-        "--quick", "--repeat", "1", "--json", str(out), *extra,
+        sys.executable,
+        str(BENCH),
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--user",
+        "admin",
+        "--password-file",
+        str(password_file),
+        "--quick",
+        "--repeat",
+        "1",
+        "--json",
+        str(out),
+        *extra,
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, cwd=REPO)
     assert proc.returncode == 0, f"bench failed:\n{proc.stdout}\n{proc.stderr}"
@@ -42,8 +60,11 @@ def _run_bench(host: str, port: int, password_file: Path, out: Path, *extra: str
 
 @pytest.mark.parametrize(
     "extra",
-    [("--ssh", "asyncssh"), ("--ssh", "paramiko", "--base10")],
-    ids=["asyncssh-1.1", "paramiko-1.0"],
+    [
+        ("--ssh", "asyncssh", "--template", str(TEMPLATES / "npa-keys.toml")),
+        ("--ssh", "paramiko", "--base10", "--template", str(TEMPLATES / "npa-trustpoints.toml")),
+    ],
+    ids=["asyncssh-1.1-keys", "paramiko-1.0-trustpoints"],
 )
 def test_bench_quick_reports_every_row(tmp_path: Path, extra: tuple[str, ...]) -> None:
     agent = start_agent(tmp_path / "state")
@@ -80,12 +101,42 @@ def test_bench_reports_an_rpc_error(tmp_path: Path) -> None:
     agent = start_agent(tmp_path / "state")
     try:
         cmd = [
-            sys.executable, str(BENCH), "--host", agent.host, "--port", str(agent.port),
-            "--password-file", str(agent.state_dir / "admin-password"), "--template", str(bad),
-            "--quick", "--repeat", "1", "--ops", "1",
+            sys.executable,
+            str(BENCH),
+            "--host",
+            agent.host,
+            "--port",
+            str(agent.port),
+            "--password-file",
+            str(agent.state_dir / "admin-password"),
+            "--template",
+            str(bad),
+            "--quick",
+            "--repeat",
+            "1",
+            "--ops",
+            "1",
         ]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=REPO)
     finally:
         agent.stop()
     assert proc.returncode == 1
     assert "bench: error:" in proc.stderr and "failed" in proc.stderr, proc.stderr
+
+
+def _bench_module() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_tool", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("path", sorted(TEMPLATES.glob("*.toml")), ids=lambda p: p.stem)
+def test_shipped_templates_load(path: Path) -> None:
+    bench = _bench_module()
+    template = bench.Template.load(path)
+    assert "{entries}" not in template.remove_all()
+    assert 'operation="remove"' in template.remove_entry(3)
+    assert template.entries(0, 2).count("{i}") == 0

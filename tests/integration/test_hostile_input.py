@@ -12,7 +12,11 @@ from tests.integration.agent_process import AgentProcess, start_agent
 from tests.integration.conftest import connect
 from tests.integration.raw import HELLO_10, HELLO_11, RawSession, chunk
 
-GET = b'<rpc message-id="%s" xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><get-config><source><running/></source></get-config></rpc>'
+RPC = b'<rpc message-id="1" xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">'
+GET = (
+    b'<rpc message-id="%s" xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">'
+    b"<get-config><source><running/></source></get-config></rpc>"
+)
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +28,7 @@ def small_agent(tmp_path_factory: pytest.TempPathFactory):
     proc.stop()
     cfg.write_text(
         "[limits]\nmax-message-size = 65536\n[timeouts]\nhello = 2\n"
-        + "[[users]]\nname = \"admin\"\n"
+        + '[[users]]\nname = "admin"\n'
         + f"password-hash = '{_hash_of(state)}'\n"
     )
     proc = start_agent(state, "--config", str(cfg))
@@ -71,10 +75,13 @@ def test_malformed_xml_then_session_goes_on(small_agent: AgentProcess) -> None:
 @pytest.mark.parametrize(
     "doc",
     [
-        b'<?xml version="1.0"?><!DOCTYPE rpc [<!ENTITY x "boom">]><rpc message-id="1" xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><get/>&x;</rpc>',
-        b'<!DOCTYPE rpc SYSTEM "http://127.0.0.1:1/evil.dtd"><rpc message-id="1" xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><get/></rpc>',
-        b'<rpc message-id="1" xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">' + b"<a>" * 5000 + b"</a>" * 5000 + b"</rpc>",
-        b'<rpc message-id="1" xmlns="urn:ietf:params:xml:ns:netconf:base:1.0"><get>\xff\xfe</get></rpc>',
+        b'<?xml version="1.0"?><!DOCTYPE rpc [<!ENTITY x "boom">]>' + RPC + b"<get/>&x;</rpc>",
+        b'<!DOCTYPE rpc SYSTEM "http://127.0.0.1:1/evil.dtd">' + RPC + b"<get/></rpc>",
+        b'<rpc message-id="1" xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">'
+        + b"<a>" * 5000
+        + b"</a>" * 5000
+        + b"</rpc>",
+        RPC + b"<get>\xff\xfe</get></rpc>",
     ],
     ids=["dtd-entity", "external-dtd", "deep-nesting", "invalid-utf8"],
 )
@@ -97,7 +104,13 @@ def test_oversized_message_closes_session(small_agent: AgentProcess) -> None:
 
 @pytest.mark.parametrize(
     "frame",
-    [b"\n#abc\n<x/>\n##\n", b"\n#0\n\n##\n", b"\n#99999999999\n", b"#5\nhello\n##\n", b"\n#007\n1234567\n##\n"],
+    [
+        b"\n#abc\n<x/>\n##\n",
+        b"\n#0\n\n##\n",
+        b"\n#99999999999\n",
+        b"#5\nhello\n##\n",
+        b"\n#007\n1234567\n##\n",
+    ],
     ids=["non-digit", "zero", "too-long", "missing-lf", "leading-zero"],
 )
 def test_bad_chunk_headers_close_session(small_agent: AgentProcess, frame: bytes) -> None:

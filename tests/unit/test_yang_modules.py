@@ -15,7 +15,9 @@ YANG = Path(__file__).resolve().parents[2] / "yang"
 def _modules() -> list[str]:
     # npa-pki-types first: libyang must see it implemented before the identity defaults
     # that other modules take from it.
-    files = sorted(YANG.glob("*.yang"), key=lambda p: (not p.name.startswith("npa-pki-types"), p.name))
+    files = sorted(
+        YANG.glob("*.yang"), key=lambda p: (not p.name.startswith("npa-pki-types"), p.name)
+    )
     return [str(p) for p in files]
 
 
