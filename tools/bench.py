@@ -71,6 +71,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import socket
 import statistics
@@ -861,9 +862,7 @@ def _default_backend() -> str:
 
 def _plan(args: argparse.Namespace) -> Plan:
     plan = Plan.quick(args.repeat) if args.quick else Plan(repeat=args.repeat or 5)
-    if args.ops:
-        plan = Plan(plan.small, plan.bulk, plan.large, plan.repeat, args.ops)
-    return plan
+    return dataclasses.replace(plan, ops=args.ops) if args.ops else plan
 
 
 def _password(args: argparse.Namespace) -> str | None:

@@ -101,6 +101,17 @@ def apply_edit(
     return editor.result
 
 
+def bind_module_prefixes(schema: Schema, target: Element) -> None:
+    """Rebuild the top-level nodes of data that did not come from this engine (an inline
+    copy-config source, a hand-written file) so each binds its modules' prefixes, as data
+    the engine creates does (see _Editor._binds_module_prefixes).  Done once when such data
+    enters a datastore, not on every edit: the check walks the whole tree."""
+    editor = _Editor(schema, ErrorOption.STOP_ON_ERROR, None, Journal())
+    for top in children(target):
+        if not editor._binds_module_prefixes(top):
+            target.replace(top, editor._clone_into(None, top, _inherited(top), bind=True))
+
+
 _OPERATION = qname(BASE_NS, "operation")
 _INSERT = qname(YANG_NS, "insert")
 _KEY = qname(YANG_NS, "key")
@@ -158,7 +169,7 @@ class _Editor:
         self.keep_going = error_option is ErrorOption.CONTINUE_ON_ERROR
         self.check_value = check_value
         self.result = EditResult()
-        self._orders: dict[int, dict[tuple[str, str], int]] = {}
+        self._orders: dict[int, dict[str, int]] = {}
         # Elements created (kept, so ids stay unique); ids of those in result.changed.
         self._fresh: dict[int, Element] = {}
         self._reported: set[int] = set()
@@ -168,11 +179,6 @@ class _Editor:
     def edit_root(self, target: Element, config: Element, default: Operation) -> None:
         """Edit the top-level nodes; default-operation replace replaces the whole datastore
         (RFC 6241 §7.2: "completely replaces the configuration in the target datastore")."""
-        named = {c.tag for c in children(config)}
-        for top in children(target):
-            if top.tag in named and not self._binds_module_prefixes(top):
-                copy = self._clone_into(None, top, _inherited(top), bind=True)
-                self.journal.replace(target, top, copy)
         touched = self._edit_children(self.schema.root, target, config, default, "")
         if default is Operation.REPLACE:
             self._replace_rest(self.schema.root, target, touched)
@@ -407,26 +413,36 @@ class _Editor:
 
     # -- placing elements ----------------------------------------------------------------
 
-    def _order(self, ps: SchemaNode) -> dict[tuple[str, str], int]:
-        """Rank of each child in schema order, keys first in a list (RFC 7950 §7.8.5)."""
+    def _order(self, ps: SchemaNode) -> dict[str, int]:
+        """Rank of each child tag in schema order, keys first in a list (RFC 7950 §7.8.5)."""
         order = self._orders.get(id(ps))
         if order is None:
             names = list(ps.children)
             if ps.kind is Kind.LIST:
                 keys = [(ps.namespace, k) for k in ps.keys]
                 names = keys + [n for n in names if n not in keys]
-            order = self._orders[id(ps)] = {n: i for i, n in enumerate(names)}
+            order = self._orders[id(ps)] = {qname(*n): i for i, n in enumerate(names)}
         return order
 
     def _place(self, sn: SchemaNode, dp: Element, el: Element) -> None:
-        """Put ``el`` after its schema predecessors and its own earlier entries."""
+        """Put ``el`` after its schema predecessors and its own earlier entries.
+
+        The children are kept sorted, so the search runs from the end: appending an entry to
+        a list, the common case, costs the same whatever the length of the list."""
         order = self._order(sn.data_parent or sn)
-        rank = order[(sn.namespace, sn.name)]
-        for c in dp:
-            if c is not el and isinstance(c.tag, str) and order.get(split(c), len(order)) > rank:
-                self.journal.add_before(c, el)
+        rank = order[sn.qname]
+        first = None
+        for c in dp.iterchildren(reversed=True):
+            if c is el or not isinstance(c.tag, str):
+                continue
+            if order.get(c.tag, len(order)) <= rank:
+                self.journal.add_after(c, el)
                 return
-        self.journal.append(dp, el)
+            first = c
+        if first is not None:
+            self.journal.add_before(first, el)
+        else:
+            self.journal.append(dp, el)
 
     def _place_user(self, sn: SchemaNode, dp: Element, el: Element, spec: _InsertSpec) -> None:
         where, anchor = spec

@@ -25,7 +25,13 @@ from typing import Protocol
 from lxml import etree
 
 from agent import xmlutil
-from agent.datastore.edit import EditResult, ErrorOption, Operation, apply_edit
+from agent.datastore.edit import (
+    EditResult,
+    ErrorOption,
+    Operation,
+    apply_edit,
+    bind_module_prefixes,
+)
 from agent.datastore.index import EntryIndex
 from agent.datastore.journal import Journal
 from agent.datastore.locks import Locks
@@ -50,6 +56,8 @@ _LOG_NS = "urn:netconf-pki-agent:commit-log"
 
 
 class TestOption(StrEnum):
+    __test__ = False  # not a pytest test class, despite the name
+
     TEST_THEN_SET = "test-then-set"
     SET = "set"
     TEST_ONLY = "test-only"
@@ -79,6 +87,7 @@ class _Pending:
 
     edits: list[Element] = field(default_factory=list)  # commit-log <edit> records
     replaced: bool = False  # a copy-config replaced the candidate: commit copies it whole
+    size: int = 0  # bytes of the edit records, to choose between replay and copy at commit
     journal: Journal = field(default_factory=Journal)
     changed: list[Element] = field(default_factory=list)
     removed: list[tuple[SchemaNode, Element]] = field(default_factory=list)
@@ -185,6 +194,7 @@ class Datastore:
         elif result.changed or result.removed:
             p = self._pending
             p.edits.append(record)
+            p.size += len(etree.tostring(record))
             p.journal.extend(journal)
             p.changed.extend(result.changed)
             p.removed.extend(result.removed)
@@ -207,9 +217,7 @@ class Datastore:
 
     def copy_config(self, session_id: int, source: str | Element, target: str) -> None:
         self._check_writable(target, session_id)
-        tree = self.tree(source) if isinstance(source, str) else _reroot(source)
-        if not isinstance(source, str):
-            RpcErrors.raise_if_any(self.validator.validate(tree))
+        tree = self.tree(source) if isinstance(source, str) else self._inline(source)
         modified_by = self._pending.modified_by | {session_id}
         self._set_candidate(copy.deepcopy(tree))
         self._pending.replaced = True
@@ -246,9 +254,10 @@ class Datastore:
     def validate(self, source: str | Element) -> None:
         if source == CANDIDATE:
             RpcErrors.raise_if_any(self._validate_candidate())
-            return
-        tree = self.tree(source) if isinstance(source, str) else _reroot(source)
-        RpcErrors.raise_if_any(self.validator.validate(tree))
+        elif isinstance(source, str):
+            RpcErrors.raise_if_any(self.validator.validate(self.tree(source)))
+        else:
+            self._inline(source)
 
     def _validate_candidate(self) -> list[RpcError]:
         p = self._pending
@@ -259,7 +268,7 @@ class Datastore:
         root = self._candidate
         changed = [el for el in p.changed if _attached(el, root)]
         removed = [(sn, parent) for sn, parent in p.removed if _attached(parent, root)]
-        return self.validator.validate_changes(root, changed, removed)
+        return self.validator.validate_changes(root, changed, removed, keys_unique=True)
 
     def commit(self, session_id: int) -> None:
         """Validate the candidate, let subscribers refuse it, make it running, persist it."""
@@ -269,37 +278,40 @@ class Datastore:
             return
         RpcErrors.raise_if_any(self._validate_candidate())
         actions = [a for s in self._subscribers if (a := s.prepare(self._running, self._candidate))]
-        old_running, old_index = self._running, self._run_index
+        saved = (self._running, self._run_index, self._candidate, self._cand_index)
         journal = Journal(self._run_index)
         done: list[CommitAction] = []
         try:
-            self._advance_running(journal)
+            copied = self._advance_running(journal)
             for action in actions:
                 action.apply()
                 done.append(action)
-            self._persist()
+            self._persist(snapshot=copied)
         except BaseException:
             log.exception("commit failed after validation; restoring the previous running")
             for action in reversed(done):
                 action.undo()
             journal.undo()
-            self._running, self._run_index = old_running, old_index
+            self._running, self._run_index, self._candidate, self._cand_index = saved
             raise
         self._pending = self._fresh_pending()
 
-    def _advance_running(self, journal: Journal) -> None:
-        if self._pending.replaced:
-            self._running = copy.deepcopy(self._candidate)
-            self._run_index = EntryIndex()
-            return
-        for record in self._pending.edits:
+    def _advance_running(self, journal: Journal) -> bool:
+        """Make running equal the candidate: replay the pending edits on it when they are
+        small next to the datastore, else take the candidate tree and give the candidate a
+        copy.  True when trees were copied."""
+        p = self._pending
+        if p.replaced or p.size * 8 > self._snapshot_bytes + self._log.log_bytes:
+            self._running, self._run_index = self._candidate, self._cand_index
+            self._candidate, self._cand_index = copy.deepcopy(self._candidate), EntryIndex()
+            return True
+        for record in p.edits:
             self._replay(self._running, record, journal)
+        return False
 
-    def _persist(self) -> None:
+    def _persist(self, *, snapshot: bool) -> None:
         self._seq += 1
-        if self._pending.replaced or self._log.log_bytes > max(
-            self._snapshot_bytes, self.MIN_LOG_BYTES
-        ):
+        if snapshot or self._log.log_bytes > max(self._snapshot_bytes, self.MIN_LOG_BYTES):
             self._write_snapshot()
             return
         body = etree.Element(f"{{{_LOG_NS}}}commit", nsmap={None: _LOG_NS})
@@ -344,6 +356,13 @@ class Datastore:
             self._discard()
 
     # -- helpers -------------------------------------------------------------------------
+
+    def _inline(self, config: Element) -> Element:
+        """An inline <config> as a datastore tree: canonical namespaces, fully valid."""
+        tree = _reroot(config)
+        bind_module_prefixes(self.schema, tree)
+        RpcErrors.raise_if_any(self.validator.validate(tree))
+        return tree
 
     def _check_writable(self, target: str, session_id: int) -> None:
         if target == RUNNING:

@@ -542,10 +542,17 @@ class Validator:
         return _Run(self, root).full()
 
     def validate_changes(self, root: Element, changed: Iterable[Element],
-                         removed: Iterable[tuple[SchemaNode, Element]]) -> list[RpcError]:
+                         removed: Iterable[tuple[SchemaNode, Element]], *,
+                         keys_unique: bool = False) -> list[RpcError]:
         """The verdict of validate(root) for a valid tree after an edit, at the cost of the
-        constraints the edit can reach."""
-        return _Run(self, root).changes(list(changed), list(removed))
+        constraints the edit can reach.
+
+        ``keys_unique``: the edit cannot have given two list entries one key or a leaf-list
+        one value twice (edit.py finds the existing entry first), so the scan of the
+        siblings for duplicates, the one cost here that grows with the list, is skipped."""
+        run = _Run(self, root)
+        run.keys_unique = keys_unique
+        return run.changes(list(changed), list(removed))
 
     # -- for the run and the XPath functions ------------------------------------------------
 
@@ -797,6 +804,7 @@ class _Run:
         self._targets: dict[tuple[object, int], tuple[Element, set[Hashable]]] = {}
         self._added_ids: set[int] = set()
         self._memo: dict[tuple[int, int], tuple[Element, bool]] = {}
+        self.keys_unique = False  # see Validator.validate_changes
 
     # -- entry points -------------------------------------------------------------------
 
@@ -1018,6 +1026,8 @@ class _Run:
     def _check_siblings(self, parent: Element, node: SchemaNode, el: Element) -> None:
         """One changed instance against the others: keys, leaf-list values, single nodes.
         As in a full check, every instance but the first of a value is the one in error."""
+        if self.keys_unique and node.kind in (Kind.LIST, Kind.LEAF_LIST):
+            return
         if node.kind is Kind.LIST:
             keys = self.info[node].keys
             leaves = [next(el.iterchildren(k.qname), None) for k in keys]

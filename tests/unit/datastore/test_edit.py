@@ -13,7 +13,14 @@ import pytest
 from lxml import etree
 
 from agent.datastore import schema as schema_mod
-from agent.datastore.edit import EditResult, ErrorOption, Operation, ValueChecker, apply_edit
+from agent.datastore.edit import (
+    EditResult,
+    ErrorOption,
+    Operation,
+    ValueChecker,
+    apply_edit,
+    bind_module_prefixes,
+)
 from agent.datastore.index import EntryIndex
 from agent.datastore.journal import Journal
 from agent.datastore.schema import Kind, Schema, SchemaNode
@@ -56,8 +63,12 @@ def render(el: Element, inherited: Mapping[str | None, str] | None = None) -> li
 # -- reading a vector ------------------------------------------------------------------------
 
 
-def load(case: str, name: str) -> Element:
-    return parse((VECTORS / case / name).read_bytes())
+def load(case: str, name: str, schema: Schema | None = None) -> Element:
+    """A vector file; a before.xml enters the datastore as store.py lets data in."""
+    el = parse((VECTORS / case / name).read_bytes())
+    if name == "before.xml":
+        bind_module_prefixes(schema or schema_mod.load(VECTORS / "yang"), el)
+    return el
 
 
 def options(case: str) -> dict[str, str]:
