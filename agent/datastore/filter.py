@@ -3,17 +3,16 @@
 The filter is evaluated as §6.3 describes: each sibling set of the filter against each data
 node it may apply to, from the root down.  Within a sibling set content match nodes are
 AND-ed (§6.2.5); sibling filter elements naming the same node are OR-ed per data instance
-(the three ``<user>`` filters of §6.4.7).  The selection is marked first and copied at the
-end, in datastore order, so that an instance selected by several filters appears once with
-the union of what they selected.
+(the three ``<user>`` filters of §6.4.7).  The selection is marked first and the rest is
+pruned from a copy at the end, so that an instance selected by several filters appears once,
+in datastore order, with the union of what they selected.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from enum import Enum
-
-from lxml import etree
 
 from agent.datastore.schema import Kind, Schema, SchemaNode
 from agent.xmlutil import Element, children, split
@@ -27,12 +26,15 @@ def subtree_filter(data: Element, filter_el: Element, *, schema: Schema | None =
     the output carries its keys even when the filter did not select them: §6.2.5 allows
     this ("MAY also be included"), and clients need keys to tell entries apart.
     """
-    out = etree.Element(data.tag, data.attrib, data.nsmap)  # type: ignore[arg-type]
     marks = _Marks()
     filters = children(filter_el)
     if filters:
         _evaluate(data, filters, marks, schema.root if schema else None, top=True)
-    _emit(data, out, marks)
+    # Copy everything at C speed, then drop what is not selected: whole subtrees are never
+    # walked in Python, and every namespace declaration stays where it was, which keeps
+    # prefixes in values (identityref) resolvable.
+    out = copy.deepcopy(data)
+    _prune(data, out, marks)
     return out
 
 
@@ -101,8 +103,8 @@ def _evaluate(
 def _apply(d: Element, f: Element, marks: _Marks, sn: SchemaNode | None) -> bool:
     """Apply a selection or containment node to each child of ``d`` it names."""
     selected = False
-    for c in children(d):
-        if not _matches(c, f):
+    for c in d.iterchildren(_tag_pattern(f)):
+        if not _attributes_match(c, f):
             continue
         if _kind(f) is _Kind.SELECTION:
             result = _Result.ALL
@@ -129,6 +131,16 @@ def _matches(c: Element, f: Element) -> bool:
     cns, cname = split(c)
     if fname != cname or (fns and fns != cns):
         return False
+    return _attributes_match(c, f)
+
+
+def _tag_pattern(f: Element) -> str:
+    """The lxml tag pattern for the data nodes ``f`` can match (see _matches)."""
+    fns, fname = split(f)
+    return f"{{{fns}}}{fname}" if fns else f"{{*}}{fname}"
+
+
+def _attributes_match(c: Element, f: Element) -> bool:
     return all(c.get(k) == v for k, v in f.attrib.items())
 
 
@@ -150,25 +162,12 @@ def _resolve(el: Element, text: str) -> tuple[str, str] | None:
     return (ns, name) if ns else None
 
 
-def _emit(src: Element, out: Element, marks: _Marks) -> None:
-    """Copy the marked children of ``src`` into ``out``, in datastore order."""
-    for c in children(src):
-        if id(c) in marks.whole:
-            _copy(c, out, deep=True, marks=marks)
-        elif id(c) in marks.part:
-            _copy(c, out, deep=False, marks=marks)
-
-
-def _copy(el: Element, out: Element, *, deep: bool, marks: _Marks) -> None:
-    """Copy ``el`` under ``out`` with its own namespace declarations, which keep prefixes in
-    values (identityref) resolvable: lxml's deepcopy keeps only those names need."""
-    parent = el.getparent()
-    inherited = parent.nsmap if parent is not None else {}
-    nsmap = {p: ns for p, ns in el.nsmap.items() if inherited.get(p) != ns}
-    copy = etree.SubElement(out, el.tag, el.attrib, nsmap or None)  # type: ignore[arg-type]
-    if not deep:
-        _emit(el, copy, marks)
-        return
-    copy.text = el.text if not children(el) else None
-    for c in children(el):
-        _copy(c, copy, deep=True, marks=marks)
+def _prune(src: Element, out: Element, marks: _Marks) -> None:
+    """Remove from ``out`` (a copy of ``src``) every child not marked in ``src``."""
+    for s, o in zip(children(src), children(out), strict=True):
+        if id(s) in marks.whole:
+            continue
+        if id(s) in marks.part:
+            _prune(s, o, marks)
+        else:
+            out.remove(o)
