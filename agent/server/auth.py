@@ -12,7 +12,7 @@ import hmac
 import secrets
 from dataclasses import dataclass, field
 
-_LN, _R, _P = 15, 8, 1
+_LN, _R, _P = 14, 8, 1  # 16 MiB: the interactive-login parameters of the scrypt paper
 
 
 @dataclass(frozen=True, slots=True)
