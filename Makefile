@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8830
 STATE  ?= ./var
-DEBS   := libyang2-tools
+DEBS   := libyang2-tools scep
 
 .PHONY: run test lint bench debs venv clean
 

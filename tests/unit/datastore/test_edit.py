@@ -26,6 +26,7 @@ from agent.datastore.journal import Journal
 from agent.datastore.schema import Kind, Schema, SchemaNode
 from agent.errors import InvalidValue, RpcError
 from agent.xmlutil import Element, children, parse, split
+from tests.xmlcompare import render
 
 VECTORS = Path(__file__).resolve().parents[2] / "vectors" / "edit"
 CASES = sorted(p.name for p in VECTORS.iterdir() if (p / "edit.xml").is_file())
@@ -41,23 +42,6 @@ def schema() -> Schema:
 
 
 # -- canonical comparison ------------------------------------------------------------------
-
-
-def render(el: Element, inherited: Mapping[str | None, str] | None = None) -> list[str]:
-    """One line per element: tag, attributes, its own namespace declarations, trimmed text.
-
-    Whitespace-only text (pretty-printing) is ignored; declarations are compared because
-    where they sit decides whether prefixes in values resolve.
-    """
-    inherited = inherited or {}
-    decls = sorted(f"xmlns:{p or ''}={u}" for p, u in el.nsmap.items() if inherited.get(p) != u)
-    attrs = sorted(f"{k}={v}" for k, v in el.attrib.items())
-    text = (el.text or "").strip()
-    line = " ".join([el.tag, *attrs, *decls]) + (f" = {text!r}" if text else "")
-    out = [line]
-    for c in children(el):
-        out += ["  " + sub for sub in render(c, el.nsmap)]
-    return out
 
 
 # -- reading a vector ------------------------------------------------------------------------

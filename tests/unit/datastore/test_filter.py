@@ -3,7 +3,6 @@ examples among them, plus properties the vectors cannot express."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from agent.datastore import schema as schema_mod
 from agent.datastore.filter import subtree_filter
 from agent.datastore.schema import Schema
 from agent.xmlutil import Element, children, parse
+from tests.xmlcompare import render
 
 VECTORS = Path(__file__).resolve().parents[2] / "vectors"
 CASES = sorted(p.name for p in (VECTORS / "filter").iterdir() if p.is_dir())
@@ -22,22 +22,6 @@ BASE = "urn:ietf:params:xml:ns:netconf:base:1.0"
 @pytest.fixture(scope="module")
 def schema() -> Schema:
     return schema_mod.load(VECTORS / "edit" / "yang")
-
-
-def render(el: Element, inherited: Mapping[str | None, str] | None = None) -> list[str]:
-    """One line per element: tag, attributes, its own namespace declarations, trimmed text.
-
-    Whitespace-only text (pretty-printing) is ignored; declarations are compared because
-    where they sit decides whether prefixes in values resolve.
-    """
-    inherited = inherited or {}
-    decls = sorted(f"xmlns:{p or ''}={u}" for p, u in el.nsmap.items() if inherited.get(p) != u)
-    attrs = sorted(f"{k}={v}" for k, v in el.attrib.items())
-    text = (el.text or "").strip()
-    out = [" ".join([el.tag, *attrs, *decls]) + (f" = {text!r}" if text else "")]
-    for c in children(el):
-        out += ["  " + sub for sub in render(c, el.nsmap)]
-    return out
 
 
 def load(case: str, name: str) -> Element:

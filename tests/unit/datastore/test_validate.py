@@ -21,8 +21,9 @@ from lxml import etree
 
 from agent.datastore import schema
 from agent.datastore.schema import Kind, SchemaNode, regex_schema
-from agent.datastore.validate import Validator, python_regex
-from agent.datastore.xpathfn import XPathSyntaxError, parse
+from agent.datastore.validate import Validator
+from agent.datastore.xpathfn import python_regex
+from agent.datastore.xpathparse import XPathSyntaxError, parse
 from agent.errors import RpcError
 from agent.xmlutil import YANG_NS
 
