@@ -28,6 +28,9 @@ from agent.xmlutil import Element
 
 @dataclass(eq=False, slots=True)
 class CompiledExpr:
+    """A must, when or leafref path of one schema node, compiled for lxml, and
+    what it reads."""
+
     kind: str  # must, when or leafref
     owner: SchemaNode
     source: XPathExpr
@@ -42,6 +45,8 @@ class CompiledExpr:
 
 @dataclass(eq=False, slots=True)
 class NodeInfo:
+    """What the runs need to know of one schema node, worked out once."""
+
     depth: int
     gates: tuple[CompiledExpr, ...] = ()  # the whens deciding whether the node may exist
     musts: tuple[CompiledExpr, ...] = ()
@@ -114,6 +119,7 @@ class CompiledSchema:
             xpath = etree.XPath(f"count(n:{node.name})", namespaces={"n": node.namespace})
             self._counters[node] = xpath
         return int(xpath(parent))  # type: ignore[arg-type]
+
     def related(self, node: SchemaNode) -> list[tuple[CompiledExpr, Ref]]:
         """The expressions reading ``node``, an ancestor or a descendant of it."""
         hit = self._related.get(node)

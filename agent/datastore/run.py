@@ -5,8 +5,8 @@ of what to check again.
 checks the whole tree, then evaluates every expression with every default in use present.
 ``changes`` checks the changed subtrees and, per parent of a change (``_Parents``), the
 constraints between siblings; then ``_Jobs`` works out which expressions to evaluate again
-and where: those whose paths can reach a changed or removed node, at the instances below
-the one above the change that all the affected contexts share.
+and where: those whose paths can reach a changed or removed node, at their instances below
+the ancestor of the change under which every context the change can affect lies.
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ Chain = tuple[SchemaNode, ...]  # absent non-presence containers, then a missing
 
 
 def nothing(_node: SchemaNode) -> bool:
+    """``has`` for an element without children: no node is present."""
     return False
 
 
@@ -120,6 +121,7 @@ class ValidatorState(CompiledSchema):
 
     def _deref(self, el: Element) -> list[Element]:
         return self.run.deref(el) if self.run is not None else []
+
     def lasting_targets(self, root: Element, steps: tuple[tuple[str, str], ...]
                         ) -> dict[Hashable, Element]:
         """value -> target element of an absolute leafref path, kept between runs on the

@@ -299,8 +299,10 @@ class StructureChecks(XPathPhase):
             seen.add(value)
 
     # -- structure: mandatory nodes, choices, min-elements -------------------------------------
+
     def require_all(self, el: Element, node: SchemaNode) -> None:
         self._require_in(el, self.info[node].requirements, lambda n: self.has(el, n), True, ())
+
     def _require_in(self, el: Element, nodes: list[SchemaNode], has: Callable[[SchemaNode], bool],
                     active: bool, chain: Chain) -> None:
         """RFC 7950 3 "mandatory node", 7.6.5, 7.7.5, 7.9.4: what must exist under ``el``

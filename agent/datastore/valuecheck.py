@@ -51,6 +51,8 @@ class Bad:
 
 @dataclass(frozen=True, slots=True)
 class InstanceStep:
+    """One step of an instance-identifier: node, key values, value or position."""
+
     node: SchemaNode
     keys: tuple[tuple[SchemaNode, str], ...] = ()
     value: str | None = None  # [.='v'] of a leaf-list entry
@@ -137,7 +139,7 @@ class TypeChecker:
             if not self._matches(pattern, text):
                 verb = "matches" if pattern.invert else "does not match"
                 return Bad(pattern.error_message or f"{text!r} {verb} pattern {pattern.regex!r}",
-                            pattern.error_app_tag)
+                           pattern.error_app_tag)
         return None
 
     def _matches(self, pattern: Pattern, text: str) -> bool:
@@ -258,11 +260,12 @@ def _ranges(restrictions: tuple[Restriction, ...], value: int | Decimal, text: s
         if not r.allows(value):
             shown = " | ".join(f"{lo}..{hi}" if lo != hi else f"{lo}" for lo, hi in r.intervals)
             return Bad(r.error_message or f"{text!r} is outside the {what} {shown}",
-                        r.error_app_tag)
+                       r.error_app_tag)
     return None
 
 
 def ns_sensitive(spec: TypeSpec | None) -> bool:
+    """Whether values of the type need the element's namespaces (prefixes)."""
     if spec is None:
         return False
     if spec.base in ("identityref", "instance-identifier"):

@@ -47,7 +47,7 @@ class XPathPhase(RunState):
     def _add_implicit(self, el: Element, node: SchemaNode, has: Callable[[SchemaNode], bool],
                       everything: bool) -> None:
         """Add, deeply, what exists under ``el`` without being written: every default in use
-        when ``everything``, else those some expression can read (Validator.readable)."""
+        when ``everything``, else those some expression can read (CompiledSchema._readable)."""
         info = self.info[node]
         for child in info.implicit if everything else info.materialise:
             if not has(child) and self._in_use(child, has):
@@ -207,6 +207,7 @@ class XPathPhase(RunState):
         self._error(UnknownElement, f"{node.name} exists but its when condition "
                     f"{gate.source.source!r} is false", el, info=[("", "bad-element", node.name)])
         return False
+
     def evaluate_must(self, must: CompiledExpr, el: Element) -> None:
         if not self.true(must, el):
             src = must.source

@@ -130,6 +130,8 @@ def _unique(items: list[T]) -> list[T]:
     for it in items:
         seen.setdefault(id(it), it)
     return list(seen.values())
+
+
 # -- what an expression reads --------------------------------------------------------
 
 

@@ -1,0 +1,93 @@
+"""Byte-level encodings shared by keys, certificates and requests.
+
+Fingerprints and serial numbers are printed the way operators compare them: upper-case hex
+octets joined by colons, byte for byte what ``openssl x509 -fingerprint`` prints and what the
+YANG ``sha256-fingerprint``/``hex-string`` types accept.  The PEM splitter is ours (RFC 7468,
+lax form) so that each block can be judged on its own label and text around the blocks (a
+pasted ``openssl x509 -text`` dump, Bag Attributes) is ignored rather than fatal.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+__all__ = [
+    "PemBlock",
+    "cisco_hex_lines",
+    "colon_hex",
+    "integer_hex",
+    "iter_pem_blocks",
+    "looks_like_pem",
+    "sha1_fingerprint",
+    "sha256_fingerprint",
+]
+
+_PEM_RE = re.compile(
+    rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n.*?-----END \1-----",
+    re.DOTALL,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PemBlock:
+    """One PEM block as found: its label and its whole text, BEGIN line to END line."""
+
+    label: str
+    text: bytes
+
+    def der(self) -> bytes:
+        """The decoded body; ValueError if the base64 is broken or RFC 1421 headers exist."""
+        body = self.text.split(b"-----", 2)[2].rsplit(b"-----END", 1)[0]
+        try:
+            return base64.b64decode(b"".join(body.split()), validate=True)
+        except binascii.Error as exc:
+            raise ValueError("PEM block with invalid base64") from exc
+
+
+def colon_hex(data: bytes) -> str:
+    """``b"\\x5f\\xf8"`` -> ``"5F:F8"`` (the YANG hex-string form, upper case)."""
+    return ":".join(f"{b:02X}" for b in data)
+
+
+def sha1_fingerprint(der: bytes) -> str:
+    return colon_hex(hashlib.sha1(der).digest())  # noqa: S324 - a fingerprint, not a MAC
+
+
+def sha256_fingerprint(der: bytes) -> str:
+    return colon_hex(hashlib.sha256(der).digest())
+
+
+def integer_hex(value: int) -> str:
+    """A certificate serial number as colon hex octets, like Cisco's 'Serial Number :6E'.
+
+    Non-negative values use the minimal unsigned octets (``openssl x509 -serial`` without the
+    colons); a negative serial, which broken CAs do issue, keeps its two's complement octets.
+    """
+    if value >= 0:
+        return colon_hex(value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big"))
+    length = (value.bit_length() + 8) // 8
+    return colon_hex(value.to_bytes(length, "big", signed=True))
+
+
+def cisco_hex_lines(der: bytes) -> tuple[str, ...]:
+    """The DER as Cisco ``show crypto key mypubkey rsa`` prints it under 'Data'.
+
+    Groups of four octets in upper-case hex, eight groups a line; the last group may be short.
+    """
+    groups = [der[i : i + 4].hex().upper() for i in range(0, len(der), 4)]
+    return tuple(" ".join(groups[i : i + 8]) for i in range(0, len(groups), 8))
+
+
+def looks_like_pem(data: bytes) -> bool:
+    return b"-----BEGIN " in data
+
+
+def iter_pem_blocks(data: bytes) -> Iterator[PemBlock]:
+    """Yield each complete PEM block in order, ignoring any text between blocks."""
+    for match in _PEM_RE.finditer(data):
+        yield PemBlock(match.group(1).decode("ascii"), match.group(0))
