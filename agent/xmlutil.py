@@ -7,6 +7,9 @@ errors. Replies are built only with lxml factories, never with string templates.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import cast
+
 from lxml import etree
 
 BASE_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
@@ -61,6 +64,11 @@ def parse_with(parser: etree.XMLParser, data: bytes) -> Element:
     return root
 
 
+def root(ns: str, name: str) -> Element:
+    """A new element that makes its namespace the default one (``<x xmlns="ns">``)."""
+    return make(ns, name, nsmap={None: ns})
+
+
 def qname(ns: str, name: str) -> str:
     return f"{{{ns}}}{name}" if ns else name
 
@@ -76,9 +84,10 @@ def make(
     name: str,
     text: str | None = None,
     *children: Element,
-    nsmap: dict[str | None, str] | None = None,
+    nsmap: Mapping[str | None, str] | None = None,
 ) -> Element:
-    el = etree.Element(qname(ns, name), nsmap=nsmap)
+    # lxml takes None as the default namespace's prefix; its stubs do not say so.
+    el = etree.Element(qname(ns, name), nsmap=cast("dict[str, str] | None", nsmap))
     if text is not None:
         el.text = text
     el.extend(children)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
 import pyang
 from lxml import etree
@@ -24,6 +25,9 @@ from pyang import context, repository
 from pyang import xpath as pyang_xpath
 
 Number = int | Decimal
+# pyang ships no type information: its Statement objects are typed as Any here, and nothing
+# typed as Stmt leaves this module.
+Stmt = Any
 
 
 class Kind(StrEnum):
@@ -292,7 +296,7 @@ _KIND = {k.value: k for k in Kind}
 class _Compiler:
     """Walks pyang's tree once and builds SchemaNodes."""
 
-    def __init__(self, ctx: context.Context, implemented: list[object]) -> None:
+    def __init__(self, ctx: context.Context, implemented: list[Stmt]) -> None:
         self.ctx = ctx
         self.implemented = implemented
         self.leafrefs: list[tuple[SchemaNode, TypeSpec, object]] = []
@@ -304,7 +308,7 @@ class _Compiler:
         rpcs: dict[tuple[str, str], SchemaNode] = {}
         notifs: dict[tuple[str, str], SchemaNode] = {}
         for mod in self.implemented:
-            for stmt in mod.i_children:  # type: ignore[attr-defined]
+            for stmt in mod.i_children:
                 node = self._node(stmt, root, ())
                 if node.kind is Kind.RPC:
                     rpcs[(node.namespace, node.name)] = node
@@ -363,17 +367,17 @@ class _Compiler:
 
     def _node(
         self,
-        stmt: object,
+        stmt: Stmt,
         parent: SchemaNode,
         choice_path: tuple[tuple[SchemaNode, SchemaNode], ...],
     ) -> SchemaNode:
         s = stmt
-        kind = _KIND[s.keyword]  # type: ignore[attr-defined]
-        mod = s.i_module.i_modulename if hasattr(s.i_module, "i_modulename") else s.i_module.arg  # type: ignore[attr-defined]
-        top = self.ctx.get_module(mod) or s.i_module  # type: ignore[attr-defined]
+        kind = _KIND[s.keyword]
+        mod = s.i_module.i_modulename if hasattr(s.i_module, "i_modulename") else s.i_module.arg
+        top = self.ctx.get_module(mod) or s.i_module
         node = SchemaNode(
             kind=kind,
-            name=s.arg,  # type: ignore[attr-defined]
+            name=s.arg,
             namespace=top.search_one("namespace").arg,
             module=top.arg,
             prefix=top.search_one("prefix").arg,
@@ -399,10 +403,10 @@ class _Compiler:
     def _child(
         self,
         node: SchemaNode,
-        child_stmt: object,
+        child_stmt: Stmt,
         choice_path: tuple[tuple[SchemaNode, SchemaNode], ...],
     ) -> None:
-        kw = child_stmt.keyword  # type: ignore[attr-defined]
+        kw = child_stmt.keyword
         if kw not in _KIND:
             return
         child = self._node(child_stmt, node, choice_path)
@@ -418,21 +422,21 @@ class _Compiler:
         elif child.kind is not Kind.CASE:
             node.children[(child.namespace, child.name)] = child
 
-    def _properties(self, node: SchemaNode, s: object) -> None:
+    def _properties(self, node: SchemaNode, s: Stmt) -> None:
         if node.kind is Kind.LIST:
             key = _arg(s, "key")
             node.keys = tuple(k.split(":")[-1] for k in key.split()) if key else ()
-            node.unique = tuple(tuple(u.arg.split()) for u in s.search("unique"))  # type: ignore[attr-defined]
+            node.unique = tuple(tuple(u.arg.split()) for u in s.search("unique"))
         if node.kind in (Kind.LIST, Kind.LEAF_LIST):
             node.min_elements = int(_arg(s, "min-elements") or 0)
             mx = _arg(s, "max-elements")
-            node.max_elements = None if mx in (None, "unbounded") else int(mx)  # type: ignore[arg-type]
+            node.max_elements = None if mx in (None, "unbounded") else int(mx)
             node.ordered_by_user = _arg(s, "ordered-by") == "user"
-        node.presence = s.search_one("presence") is not None  # type: ignore[attr-defined]
+        node.presence = s.search_one("presence") is not None
         node.mandatory = _arg(s, "mandatory") == "true"
         node.units = _arg(s, "units")
-        node.musts = tuple(self._xpath(m, s) for m in s.search("must"))  # type: ignore[attr-defined]
-        whens = s.search("when")  # type: ignore[attr-defined]
+        node.musts = tuple(self._xpath(m, s) for m in s.search("must"))
+        whens = s.search("when")
         own = [w for w in whens if getattr(w, "i_origin", None) != "uses"]
         node.when = self._xpath(own[0], s) if own else None
         inherited = [w for w in whens if getattr(w, "i_origin", None) == "uses"]
@@ -441,7 +445,7 @@ class _Compiler:
             inherited.append(augment.search_one("when"))
         node.parent_whens = tuple(self._xpath(w, s) for w in inherited)
         if node.kind in (Kind.LEAF, Kind.LEAF_LIST):
-            type_stmt = s.search_one("type")  # type: ignore[attr-defined]
+            type_stmt = s.search_one("type")
             node.type = self._type(type_stmt, node)
             node.default = self._defaults(s, type_stmt)
             node.default_namespaces = tuple(sorted(self.default_nsmaps.get(id(s), {}).items()))
@@ -449,18 +453,18 @@ class _Compiler:
             d = _arg(s, "default")
             node.default = (d,) if d else ()
 
-    def _defaults(self, s: object, type_stmt: object) -> tuple[str, ...]:
+    def _defaults(self, s: Stmt, type_stmt: Stmt) -> tuple[str, ...]:
         stmts = self._default_stmts(s, type_stmt)
         if stmts:
             self.default_nsmaps[id(s)] = self._prefix_map(stmts[0])
-        return tuple(d.arg for d in stmts)  # type: ignore[attr-defined]
+        return tuple(d.arg for d in stmts)
 
     @staticmethod
-    def _default_stmts(s: object, type_stmt: object) -> list[object]:
-        own = list(s.search("default"))  # type: ignore[attr-defined]
+    def _default_stmts(s: Stmt, type_stmt: Stmt) -> list[Stmt]:
+        own = list(s.search("default"))
         if own:
             return own
-        if s.keyword == "leaf" and s.search_one("mandatory", "true") is None:  # type: ignore[attr-defined]
+        if s.keyword == "leaf" and s.search_one("mandatory", "true") is None:
             td = getattr(type_stmt, "i_typedef", None)
             while td is not None:
                 d = td.search_one("default")
@@ -471,7 +475,7 @@ class _Compiler:
 
     # -- types -------------------------------------------------------------------------
 
-    def _type(self, type_stmt: object, node: SchemaNode) -> TypeSpec:
+    def _type(self, type_stmt: Stmt, node: SchemaNode) -> TypeSpec:
         chain = []  # the type statements from the leaf down to the built-in
         t = type_stmt
         while t is not None:
@@ -479,8 +483,10 @@ class _Compiler:
             td = getattr(t, "i_typedef", None)
             t = td.search_one("type") if td is not None else None
         builtin = chain[-1]
-        spec = TypeSpec(base=builtin.arg.split(":")[-1], name=type_stmt.arg)  # type: ignore[attr-defined]
-        ranges, lengths, patterns = [], [], []
+        spec = TypeSpec(base=builtin.arg.split(":")[-1], name=type_stmt.arg)
+        ranges: list[Restriction] = []
+        lengths: list[Restriction] = []
+        patterns: list[Pattern] = []
         for t in chain:
             if (r := t.search_one("range")) is not None:
                 ranges.append(_restriction(r, spec.base))
@@ -507,18 +513,18 @@ class _Compiler:
         spec.ranges, spec.lengths, spec.patterns = tuple(ranges), tuple(lengths), tuple(patterns)
         return spec
 
-    def _resolve_leafref(self, node: SchemaNode, spec: TypeSpec, type_stmt: object) -> None:
-        ts = type_stmt.i_type_spec  # type: ignore[attr-defined]
+    def _resolve_leafref(self, node: SchemaNode, spec: TypeSpec, type_stmt: Stmt) -> None:
+        ts = type_stmt.i_type_spec
         target = getattr(ts, "i_target_node", None)
         if target is not None:
             spec.leafref_target = self.nodes_by_stmt.get(id(target))
 
     # -- xpath -------------------------------------------------------------------------
 
-    def _prefix_map(self, stmt: object) -> dict[str, str]:
+    def _prefix_map(self, stmt: Stmt) -> dict[str, str]:
         """prefix -> namespace as seen by the module that wrote ``stmt`` (for a statement
         copied from another module's grouping, that other module: RFC 7950 6.4.1)."""
-        mod = getattr(stmt, "i_orig_module", None) or stmt.i_module  # type: ignore[attr-defined]
+        mod = getattr(stmt, "i_orig_module", None) or stmt.i_module
         top = self.ctx.get_module(mod.i_modulename) if hasattr(mod, "i_modulename") else mod
         prefix = mod.search_one("prefix")
         if prefix is None:  # a submodule: belongs-to carries the prefix
@@ -530,12 +536,12 @@ class _Compiler:
                 nsmap[imp.search_one("prefix").arg] = imported.search_one("namespace").arg
         return nsmap
 
-    def _xpath(self, stmt: object, context_stmt: object) -> XPathExpr:
+    def _xpath(self, stmt: Stmt, context_stmt: Stmt) -> XPathExpr:
         # Prefixed names resolve in the module that wrote the expression; unprefixed names
         # take the namespace of the module where it is instantiated, which differs for a
         # grouping used from another module (RFC 7950 6.4.1).
         nsmap = self._prefix_map(stmt)
-        mod = stmt.i_module  # type: ignore[attr-defined]
+        mod = stmt.i_module
         top = self.ctx.get_module(mod.i_modulename) if hasattr(mod, "i_modulename") else mod
         default_ns = top.search_one("namespace").arg
         default_prefix = next((p for p, ns in sorted(nsmap.items()) if ns == default_ns), None)
@@ -545,8 +551,8 @@ class _Compiler:
                 default_prefix += "_"
             nsmap[default_prefix] = default_ns
         return XPathExpr(
-            source=stmt.arg,  # type: ignore[attr-defined]
-            expr=pyang_xpath.add_prefix(default_prefix, stmt.arg),  # type: ignore[attr-defined]
+            source=stmt.arg,
+            expr=pyang_xpath.add_prefix(default_prefix, stmt.arg),
             namespaces=tuple(sorted(nsmap.items())),
             error_message=_arg(stmt, "error-message"),
             error_app_tag=_arg(stmt, "error-app-tag"),
@@ -563,21 +569,21 @@ def _data_descendants(choice: SchemaNode) -> Iterator[SchemaNode]:
                 yield n
 
 
-def _arg(stmt: object, keyword: str) -> str | None:
-    sub = stmt.search_one(keyword)  # type: ignore[attr-defined]
+def _arg(stmt: Stmt, keyword: str) -> str | None:
+    sub = stmt.search_one(keyword)
     return None if sub is None else sub.arg
 
 
-def _revision(mod: object) -> str | None:
-    revs = sorted((r.arg for r in mod.search("revision")), reverse=True)  # type: ignore[attr-defined]
+def _revision(mod: Stmt) -> str | None:
+    revs = sorted((r.arg for r in mod.search("revision")), reverse=True)
     return revs[0] if revs else None
 
 
-def _ns(stmt: object) -> str:
-    mod = stmt.i_module  # type: ignore[attr-defined]
+def _ns(stmt: Stmt) -> str:
+    mod = stmt.i_module
     if mod.keyword == "submodule":
         mod = mod.i_ctx.get_module(mod.i_including_modulename)
-    return mod.search_one("namespace").arg
+    return str(mod.search_one("namespace").arg)
 
 
 _INT_BOUNDS = {
@@ -593,12 +599,12 @@ _INT_BOUNDS = {
 }
 
 
-def _restriction(stmt: object, base: str) -> Restriction:
+def _restriction(stmt: Stmt, base: str) -> Restriction:
     lo_default, hi_default = _INT_BOUNDS.get(
         base, (Decimal("-9223372036854775808"), Decimal("9223372036854775807"))
     )
     intervals = []
-    for part in stmt.arg.split("|"):  # type: ignore[attr-defined]
+    for part in stmt.arg.split("|"):
         bounds = [b.strip() for b in part.split("..")]
         lo = _bound(bounds[0], lo_default, hi_default, base)
         hi = _bound(bounds[-1], lo_default, hi_default, base)
@@ -628,12 +634,12 @@ def regex_schema(regex: str) -> etree.XMLSchema:
     return etree.XMLSchema(xsd)
 
 
-def _pattern(stmt: object) -> Pattern:
-    invert = stmt.search_one("modifier", "invert-match") is not None  # type: ignore[attr-defined]
+def _pattern(stmt: Stmt) -> Pattern:
+    invert = stmt.search_one("modifier", "invert-match") is not None
     return Pattern(
-        stmt.arg,  # type: ignore[attr-defined]
+        stmt.arg,
         invert,
         _arg(stmt, "error-message"),
         _arg(stmt, "error-app-tag"),
-        regex_schema(stmt.arg),  # type: ignore[attr-defined]
+        regex_schema(stmt.arg),
     )

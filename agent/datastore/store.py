@@ -99,7 +99,7 @@ class _Pending:
 
 
 def empty_root() -> Element:
-    return etree.Element(f"{{{BASE_NS}}}data", nsmap={None: BASE_NS})
+    return xmlutil.root(BASE_NS, "data")
 
 
 class Datastore:
@@ -314,7 +314,7 @@ class Datastore:
         if snapshot or self._log.log_bytes > max(self._snapshot_bytes, self.MIN_LOG_BYTES):
             self._write_snapshot()
             return
-        body = etree.Element(f"{{{_LOG_NS}}}commit", nsmap={None: _LOG_NS})
+        body = xmlutil.root(_LOG_NS, "commit")
         body.extend(copy.deepcopy(r) for r in self._pending.edits)
         self._log.append(self._seq, etree.tostring(body, encoding="utf-8"))
 
@@ -376,7 +376,7 @@ class Datastore:
 def _edit_record(
     config: Element, default: Operation, error: ErrorOption, test: TestOption
 ) -> Element:
-    record = etree.Element(f"{{{_LOG_NS}}}edit", nsmap={None: _LOG_NS})
+    record = xmlutil.root(_LOG_NS, "edit")
     record.set("default-operation", default.value)
     record.set("error-option", error.value)
     record.set("test-option", test.value)

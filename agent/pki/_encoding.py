@@ -27,10 +27,9 @@ __all__ = [
     "sha256_fingerprint",
 ]
 
-_PEM_RE = re.compile(
-    rb"-----BEGIN ([A-Z0-9 ]+)-----\r?\n.*?-----END \1-----",
-    re.DOTALL,
-)
+# One linear pass over the markers; pairing BEGIN with the next END keeps the cost linear even
+# for hostile input full of unterminated BEGIN lines.
+_MARKER_RE = re.compile(rb"-----(BEGIN|END) ([A-Z0-9 ]{1,64})-----")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +87,17 @@ def looks_like_pem(data: bytes) -> bool:
 
 
 def iter_pem_blocks(data: bytes) -> Iterator[PemBlock]:
-    """Yield each complete PEM block in order, ignoring any text between blocks."""
-    for match in _PEM_RE.finditer(data):
-        yield PemBlock(match.group(1).decode("ascii"), match.group(0))
+    """Yield each complete PEM block in order, ignoring any text between blocks.
+
+    A BEGIN line not closed by an END line of the same label before the next marker is
+    skipped; the caller then finds fewer blocks than it needs and reports that.
+    """
+    begin: re.Match[bytes] | None = None
+    for marker in _MARKER_RE.finditer(data):
+        if marker.group(1) == b"BEGIN":
+            begin = marker
+        elif begin is not None and marker.group(2) == begin.group(2):
+            yield PemBlock(begin.group(2).decode("ascii"), data[begin.start() : marker.end()])
+            begin = None
+        else:
+            begin = None

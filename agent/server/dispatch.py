@@ -77,7 +77,7 @@ class Registry:
 
 async def dispatch(registry: Registry, rpc: Element, ctx: RpcContext) -> Element:
     """Answer one <rpc>; always returns a reply element."""
-    attrs = {k: v for k, v in rpc.attrib.items()}
+    attrs = {str(k): str(v) for k, v in rpc.attrib.items()}
     try:
         if "message-id" not in attrs:
             raise MissingAttribute(

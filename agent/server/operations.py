@@ -4,6 +4,8 @@ datastore.  One handler per operation, registered by :func:`register`."""
 from __future__ import annotations
 
 import copy
+from enum import StrEnum
+from typing import TypeVar
 
 from lxml import etree
 
@@ -41,6 +43,8 @@ def register(registry: Registry) -> None:
 
 
 # -- parameters -----------------------------------------------------------------------------
+
+_E = TypeVar("_E", bound=StrEnum)
 
 
 def _param(op: Element, name: str, *, required: bool = False) -> Element | None:
@@ -83,7 +87,7 @@ def _inline_config(op: Element, param: str) -> Element:
     raise MissingElement(f"<{param}> has no <config>", info=[("", "bad-element", "config")])
 
 
-def _enum_param(op: Element, name: str, enum: type, default: object) -> object:
+def _enum_param(op: Element, name: str, enum: type[_E], default: _E) -> _E:
     el = _param(op, name)
     if el is None:
         return default
@@ -137,9 +141,9 @@ def edit_config(op: Element, ctx: RpcContext) -> HandlerResult:
         target,
         ctx.session.session_id,
         config,
-        default_operation=default_op,  # type: ignore[arg-type]
-        error_option=error_option,  # type: ignore[arg-type]
-        test_option=test_option,  # type: ignore[arg-type]
+        default_operation=default_op,
+        error_option=error_option,
+        test_option=test_option,
     )
     RpcErrors.raise_if_any(result.errors)
     return None

@@ -10,12 +10,13 @@ from collections.abc import Iterable, Mapping
 
 from lxml import etree
 
+from agent import xmlutil
 from agent.errors import RpcError
 from agent.xmlutil import BASE_NS, Element, qname
 
 
 def reply(attributes: Mapping[str, str], children: Iterable[Element] = ()) -> Element:
-    root = etree.Element(f"{{{BASE_NS}}}rpc-reply", nsmap={None: BASE_NS})
+    root = xmlutil.root(BASE_NS, "rpc-reply")
     for key, value in attributes.items():
         root.set(key, value)
     root.extend(children)

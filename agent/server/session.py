@@ -94,7 +94,7 @@ class ServerSession:
 
     def hello(self) -> bytes:
         """The server's hello, sent at once in end-of-message framing (RFC 6242 §4.1)."""
-        hello = etree.Element(f"{{{BASE_NS}}}hello", nsmap={None: BASE_NS})
+        hello = xmlutil.root(BASE_NS, "hello")
         caps = xmlutil.sub(hello, BASE_NS, "capabilities")
         for uri in self.capabilities:
             xmlutil.sub(caps, BASE_NS, "capability", uri)

@@ -67,7 +67,7 @@ class _NetconfChannel(asyncssh.SSHServerSession):  # type: ignore[type-arg]
         self._chan: asyncssh.SSHServerChannel[bytes] | None = None
         self._task: asyncio.Task[None] | None = None
 
-    def connection_made(self, chan: asyncssh.SSHServerChannel[bytes]) -> None:  # type: ignore[override]
+    def connection_made(self, chan: asyncssh.SSHServerChannel[bytes]) -> None:
         self._chan = chan
 
     def pty_requested(self, term_type: str, term_size: object, term_modes: object) -> bool:
@@ -102,7 +102,7 @@ class _NetconfChannel(asyncssh.SSHServerSession):  # type: ignore[type-arg]
         if self._conn is not None:
             self._conn.writable.set()
 
-    def data_received(self, data: bytes, datatype: object) -> None:  # type: ignore[override]
+    def data_received(self, data: bytes, datatype: object) -> None:
         if self._conn is not None and data:
             self._conn.inbox.put_nowait(bytes(data))
 

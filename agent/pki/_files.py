@@ -1,0 +1,98 @@
+"""Durable file operations for key material (DESIGN.md "Conventions").
+
+Every write goes to a private temp file that is fsynced, then renamed (or linked, when the
+target must not already exist) and the directory fsynced, so a crash leaves the old or the new
+file and never a torn one.  Temp names are unique per call (``mkstemp``), so threads working on
+different labels never share one.  ``destroy`` overwrites before unlinking: on a plain
+disk that removes the bytes; on copy-on-write or flash storage it is best effort, which is why
+the material is also encrypted at rest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["TEMP_SUFFIX", "atomic_write", "create_exclusive", "destroy", "ensure_private_dir"]
+
+TEMP_SUFFIX = ".tmp"
+_CHUNK = 1 << 16
+
+
+def ensure_private_dir(directory: Path) -> None:
+    """Create ``directory`` (0700) if missing; an existing one keeps its mode."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` (mode 0600)."""
+    with _temp_file(path, data) as tmp:
+        os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def create_exclusive(path: Path, data: bytes) -> bool:
+    """Create ``path`` with ``data`` (mode 0600) unless it exists; True if this call made it.
+
+    ``os.link`` fails when the target exists, so two processes racing to create the master
+    key cannot overwrite each other's: the loser reads the winner's.
+    """
+    with _temp_file(path, data) as tmp:
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+    _fsync_dir(path.parent)
+    return True
+
+
+def destroy(path: Path) -> None:
+    """Overwrite ``path`` with random bytes of its length, fsync, unlink, fsync the directory.
+
+    A file already gone is not an error: destroying is idempotent, so an interrupted zeroize
+    can simply be run again.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY)
+    except FileNotFoundError:
+        return
+    try:
+        remaining = os.fstat(fd).st_size
+        while remaining > 0:
+            remaining -= os.write(fd, os.urandom(min(remaining, _CHUNK)))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    _fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def _temp_file(path: Path, data: bytes) -> Iterator[Path]:
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+    tmp = Path(name)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        yield tmp
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
