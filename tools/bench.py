@@ -72,6 +72,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import functools
 import json
 import socket
 import statistics
@@ -168,7 +169,8 @@ class ParamikoChannel:
     """paramiko: its transport thread reads the socket; recv() blocks on the channel."""
 
     def __init__(self, target: Target) -> None:
-        import paramiko  # installed with ncclient (the project's test extras)
+        # installed with ncclient (the project's test extras), so imported only when used
+        import paramiko
 
         self._transport = paramiko.Transport(nodelay_socket(target))
         opts = self._transport.get_security_options()
@@ -730,7 +732,7 @@ class Bench:
             ("one-entry edit, small datastore",
              lambda: self.one_entry("edit-commit-one-small", self.plan.small)),
         ]
-        steps += [(f"bulk {n}", lambda n=n: self.bulk(n)) for n in self.plan.bulk]  # type: ignore[misc]
+        steps += [(f"bulk {n}", functools.partial(self.bulk, n)) for n in self.plan.bulk]
         steps.append(("one-entry edit, large datastore",
                       lambda: self.one_entry("edit-commit-one-large", self.plan.large)))
         try:

@@ -15,15 +15,28 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Protocol, cast
 
 from lxml import etree
 
 from agent.datastore.schema import DATA_KINDS, Kind, Schema, SchemaError, SchemaNode, XPathExpr
 from agent.datastore.valuecheck import ns_sensitive, plain
 from agent.datastore.xpathfn import YangFunctions
-from agent.datastore.xpathparse import parse
+from agent.datastore.xpathparse import Expr, parse
 from agent.datastore.xpathwalk import Ref, SchemaWalk, simple_path
 from agent.xmlutil import Element
+
+
+class ExprCall(Protocol):
+    """How the runs call a compiled expression: ``xpath(ctx, root=..., current=...)``.
+
+    This is :class:`etree.XPath`'s ``__call__`` as lxml implements it: lxml binds an
+    element given as an XPath variable as a node-set of that one element, but lxml-stubs'
+    ``_XPathObject`` (the variables' type) leaves elements out. The result is a bool for a
+    must or when (compiled as ``boolean(...)``), a node-set (a list) for a leafref path.
+    """
+
+    def __call__(self, ctx: Element, /, *, root: Element, current: Element) -> object: ...
 
 
 @dataclass(eq=False, slots=True)
@@ -34,8 +47,8 @@ class CompiledExpr:
     kind: str  # must, when or leafref
     owner: SchemaNode
     source: XPathExpr
-    xpath: etree.XPath
-    ast: object
+    xpath: ExprCall  # an etree.XPath (see ExprCall)
+    ast: Expr
     nsmap: dict[str, str]
     parent_context: bool  # evaluated at the owner's data parent (uses/augment/choice/case)
     refs: tuple[Ref, ...] = ()
@@ -90,7 +103,7 @@ class CompiledSchema:
         self.schema = schema
         self.functions = functions
         self.info: dict[SchemaNode, NodeInfo] = {}
-        self._xpaths: dict[tuple[int, str], tuple[object, etree.XPath]] = {}
+        self._xpaths: dict[tuple[int, str], tuple[Expr, etree.XPath]] = {}
         self._related: dict[SchemaNode, list[tuple[CompiledExpr, Ref]]] = {}
         self._case_related: dict[SchemaNode, list[tuple[CompiledExpr, Ref]]] = {}
         self._counters: dict[SchemaNode, etree.XPath] = {}
@@ -118,7 +131,7 @@ class CompiledSchema:
         if xpath is None:
             xpath = etree.XPath(f"count(n:{node.name})", namespaces={"n": node.namespace})
             self._counters[node] = xpath
-        return int(xpath(parent))  # type: ignore[arg-type]
+        return int(cast(float, xpath(parent)))  # count() is a number: a float in lxml
 
     def related(self, node: SchemaNode) -> list[tuple[CompiledExpr, Ref]]:
         """The expressions reading ``node``, an ancestor or a descendant of it."""
@@ -260,9 +273,10 @@ class CompiledSchema:
                            kind == "leafref")
         if context is not None:
             start = (context, self.info[context].depth if context in self.info else 0)
-            walk.nodes(ast, start, start)  # type: ignore[arg-type]
-        expr = CompiledExpr(kind, owner, source, xpath, ast, nsmap, parent_context,
-                            tuple(walk.refs), walk.is_opaque)
+            walk.nodes(ast, start, start)
+        # ExprCall: the runs pass elements as variables, which lxml-stubs' XPath rejects
+        expr = CompiledExpr(kind, owner, source, cast(ExprCall, xpath), ast, nsmap,
+                            parent_context, tuple(walk.refs), walk.is_opaque)
         expr.reads_defaults = walk.is_opaque or any(
             r.node.kind in (Kind.LEAF, Kind.LEAF_LIST, Kind.CONTAINER) and self._implicit(r.node)
             for r in walk.refs)
@@ -272,7 +286,7 @@ class CompiledSchema:
             self._by_ref.setdefault(ref.node, []).append((expr, ref))
         return expr
 
-    def _compile(self, source: XPathExpr, kind: str) -> tuple[object, etree.XPath]:
+    def _compile(self, source: XPathExpr, kind: str) -> tuple[Expr, etree.XPath]:
         key = (id(source), kind)
         if key not in self._xpaths:
             try:

@@ -82,13 +82,17 @@ class Run(StructureChecks):
                 self._unknown(el, node)
                 continue
             touched.append((node, el, False))
-            parents.created(el.getparent(), node, el)
+            parent = el.getparent()
+            assert parent is not None  # _tops keeps only elements below the root
+            parents.created(parent, node, el)
             self.check_instance(el, node)
             if is_key(node):  # a new key value: the entry is new, and the old one is gone
-                entry, lst = el.getparent(), node.parent
+                entry, lst = parent, node.parent
                 assert lst is not None
-                touched.append((lst, entry.getparent(), True))
-                parents.created(entry.getparent(), lst, entry)
+                above = entry.getparent()
+                assert above is not None  # a key's entry is a list instance, below the root
+                touched.append((lst, above, True))
+                parents.created(above, lst, entry)
         for node, parent in removed:
             if self._attached(parent):  # else an ancestor was removed by the edit too
                 touched.append((node, parent, True))
@@ -188,7 +192,9 @@ class _Jobs:
         for _ in range(steps):
             if el is self.run.root:
                 break
-            el = el.getparent()
+            up = el.getparent()
+            assert up is not None  # el is below the root, where the climb stops
+            el = up
         return el
 
     def _at(self, expr: CompiledExpr, anchor: Element, depth: int) -> None:

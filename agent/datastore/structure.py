@@ -12,6 +12,7 @@ when wait (``deferred``) for the XPath phase this layer builds on.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Iterator
+from typing import TypeGuard, TypeVar
 
 from agent.datastore.compiled import NodeInfo
 from agent.datastore.runstate import Chain, nothing
@@ -22,6 +23,13 @@ from agent.errors import BadElement, DataMissing, InvalidValue, MissingElement, 
 from agent.xmlutil import YANG_NS, Element
 
 _NO_CHILDREN: dict[SchemaNode, list[Element]] = {}
+
+_T = TypeVar("_T")
+
+
+def _all_present(items: list[_T | None]) -> TypeGuard[list[_T]]:
+    """No item is None (and the type checker knows it)."""
+    return all(item is not None for item in items)
 
 
 class StructureChecks(XPathPhase):
@@ -36,7 +44,7 @@ class StructureChecks(XPathPhase):
         self.containers.append((el, node, groups))
         children = self.info[node].by_tag
         for child in el:
-            cnode = children.get(child.tag)  # type: ignore[call-overload]
+            cnode = children.get(child.tag)
             if cnode is not None and cnode.config:
                 if cnode in groups:
                     groups[cnode].append(child)
@@ -93,8 +101,8 @@ class StructureChecks(XPathPhase):
             return
         if pnode.kind is Kind.LIST and any(is_key(n) for n in gone):
             keys = self.info[pnode].keys
-            self._keys_present(pnode, parent, keys,
-                               [next(parent.iterchildren(k.qname), None) for k in keys])
+            self._keys_present([next(parent.iterchildren(k.qname), None) for k in keys],
+                               pnode, parent, keys)
         for node, el in created:
             self._check_siblings(parent, node, el)
         for node in {n for n, _ in created} | gone:
@@ -110,7 +118,7 @@ class StructureChecks(XPathPhase):
         if node.kind is Kind.LIST:
             keys = self.info[node].keys
             leaves = [next(el.iterchildren(k.qname), None) for k in keys]
-            if not keys or not self._keys_present(node, el, keys, leaves):
+            if not keys or not self._keys_present(leaves, node, el, keys):
                 return
             want = tuple(self._value(leaf, k) for leaf, k in zip(leaves, keys, strict=True))
             same = [e for e in self._entries_with(parent, node, (keys[0],), want[0])
@@ -119,8 +127,8 @@ class StructureChecks(XPathPhase):
                 self._non_unique(f"two {node.name} entries have the same key", dup,
                                  [next(dup.iterchildren(k.qname)) for k in keys])
         elif node.kind is Kind.LEAF_LIST:
-            want = self._value(el, node)
-            same = [c for c in parent.iterchildren(node.qname) if self._value(c, node) == want]
+            value = self._value(el, node)
+            same = [c for c in parent.iterchildren(node.qname) if self._value(c, node) == value]
             for dup in same[1:]:
                 self._non_unique(f"{node.name} has the value {dup.text!r} twice", dup, [dup])
         else:
@@ -137,22 +145,23 @@ class StructureChecks(XPathPhase):
         for leaf in parent.iterdescendants(leaf_node.qname):
             if plain and (leaf.text or "") != want:
                 continue
-            entry = leaf
-            for _ in chain:
-                entry = entry.getparent()
-            if entry.getparent() is not parent or entry.tag != node.qname:
+            entry: Element | None = leaf
+            for _ in chain:  # above the top element when the leaf is shallower than chain
+                entry = entry.getparent() if entry is not None else None
+            if entry is None or entry.getparent() is not parent or entry.tag != node.qname:
                 continue
             if plain or self._value(leaf, leaf_node) == want:
                 yield entry
 
     def _key_of(self, entry: Element, keys: tuple[SchemaNode, ...]) -> tuple[Hashable, ...] | None:
         leaves = [next(entry.iterchildren(k.qname), None) for k in keys]
-        if any(leaf is None for leaf in leaves):
+        if not _all_present(leaves):
             return None
-        return tuple(self._value(leaf, k) for leaf, k in zip(leaves, keys, strict=True))  # type: ignore[arg-type]
+        return tuple(self._value(leaf, k) for leaf, k in zip(leaves, keys, strict=True))
 
-    def _keys_present(self, node: SchemaNode, el: Element, keys: tuple[SchemaNode, ...],
-                      leaves: list[Element | None]) -> bool:
+    def _keys_present(self, leaves: list[Element | None], node: SchemaNode, el: Element,
+                      keys: tuple[SchemaNode, ...]) -> TypeGuard[list[Element]]:
+        """Whether every key leaf of entry ``el`` is present; reports the first missing."""
         for k, leaf in zip(keys, leaves, strict=True):
             if leaf is None:
                 self._error(MissingElement, f"{node.name} entry has no key {k.name}", el,
@@ -208,7 +217,7 @@ class StructureChecks(XPathPhase):
         seen: dict[tuple[Hashable, ...], Element] = {}
         for el, children in zip(els, inner, strict=True):
             leaves = [children[k][0] if k in children else None for k in keys]
-            if not self._keys_present(node, el, keys, leaves):
+            if not self._keys_present(leaves, node, el, keys):
                 continue
             value = tuple(self._value(leaf, k) for leaf, k in zip(leaves, keys, strict=True))
             if value in seen:
@@ -224,7 +233,7 @@ class StructureChecks(XPathPhase):
         for el, children in zip(els, inner, strict=True):
             leaves = children.get(key)
             if leaves is None:
-                self._keys_present(node, el, (key,), [None])
+                self._keys_present([None], node, el, (key,))
                 continue
             leaf = leaves[0]
             value = (leaf.text or "") if plain else self._value(leaf, key)
@@ -235,12 +244,12 @@ class StructureChecks(XPathPhase):
     def _check_unique(self, node: SchemaNode, els: list[Element]) -> None:
         """RFC 7950 7.8.3: entries where every leaf exists or has a default must differ."""
         for chains in self.info[node].uniques:
-            seen: set[tuple[Hashable, ...]] = set()
+            seen: set[tuple[Hashable, ...] | None] = set()
             for el in els:
                 value = self._unique_value(el, chains)
                 if value is not None and value in seen:
                     self._not_unique(node, chains, el)
-                seen.add(value)  # type: ignore[arg-type]
+                seen.add(value)
 
     def _recheck_unique_entry(self, node: SchemaNode, el: Element, parent: Element) -> None:
         """A changed entry's unique values against all its siblings (one scan each)."""
@@ -263,9 +272,9 @@ class StructureChecks(XPathPhase):
     def _unique_value(self, el: Element, chains: tuple[tuple[SchemaNode, ...], ...]
                       ) -> tuple[Hashable, ...] | None:
         found = [self._unique_leaf(el, chain) for chain in chains]
-        if any(f is None for f in found):
+        if not _all_present(found):
             return None
-        return tuple(f[0] for f in found)  # type: ignore[index]
+        return tuple(f[0] for f in found)
 
     def _unique_candidates(self, parent: Element, node: SchemaNode,
                            chains: tuple[tuple[SchemaNode, ...], ...], value: tuple[Hashable, ...]
@@ -303,8 +312,8 @@ class StructureChecks(XPathPhase):
     def require_all(self, el: Element, node: SchemaNode) -> None:
         self._require_in(el, self.info[node].requirements, lambda n: self.has(el, n), True, ())
 
-    def _require_in(self, el: Element, nodes: list[SchemaNode], has: Callable[[SchemaNode], bool],
-                    active: bool, chain: Chain) -> None:
+    def _require_in(self, el: Element, nodes: Iterable[SchemaNode],
+                    has: Callable[[SchemaNode], bool], active: bool, chain: Chain) -> None:
         """RFC 7950 3 "mandatory node", 7.6.5, 7.7.5, 7.9.4: what must exist under ``el``
         (through ``chain``, the absent non-presence containers in between)."""
         for node in nodes:

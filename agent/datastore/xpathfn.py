@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterator, Mapping
+from typing import cast
 
 from lxml import etree
 
@@ -76,7 +77,10 @@ def string_value(arg: object) -> str:
         if not arg:
             return ""
         first = arg[0]
-        return "".join(first.itertext()) if isinstance(first, etree._Element) else str(first)
+        if isinstance(first, etree._Element):
+            # lxml yields str text on Python 3; lxml-stubs says str | bytes
+            return "".join(cast("Iterator[str]", first.itertext()))
+        return str(first)
     if isinstance(arg, bool):
         return "true" if arg else "false"
     if isinstance(arg, float):

@@ -73,7 +73,7 @@ class XPathPhase(RunState):
         else:
             made = []
             for value in info.defaults:
-                new = etree.SubElement(el, node.qname, nsmap=info.default_nsmap)  # type: ignore[arg-type]
+                new = etree.SubElement(el, node.qname, nsmap=info.default_nsmap)
                 new.text = value
                 made.append(new)
         for new in made:
@@ -120,7 +120,9 @@ class XPathPhase(RunState):
         if found:
             return found
         node = self.locate(el) if el is not self.root else self.v.schema.root
-        child = node.children.get((namespace, name)) if node is not None else None
+        if node is None:
+            return found
+        child = node.children.get((namespace, name))
         if child is None or child not in self.info[node].implicit or (
                 self.everything and child in self.info[node].materialise):
             return found
@@ -133,7 +135,7 @@ class XPathPhase(RunState):
     def prepare(self, expr: CompiledExpr, ctx: Element) -> None:
         """Before evaluating ``expr`` at ``ctx``: the defaults it can read must exist."""
         if expr.reads_defaults and not self.everything:
-            _DataWalk(self, expr.nsmap).nodes(expr.ast, ctx, ctx)  # type: ignore[arg-type]
+            _DataWalk(self, expr.nsmap).nodes(expr.ast, ctx, ctx)
 
     def true(self, expr: CompiledExpr, ctx: Element) -> bool:
         """The boolean value of a must or when at ``ctx``. The whens of a parent context
@@ -242,13 +244,17 @@ class XPathPhase(RunState):
         if info.simple is None:
             self.prepare(expr, el)
             nodes = expr.xpath(el, root=self.root, current=el)
+            assert isinstance(nodes, list)  # a leafref path is a location path: a node-set
             return any(self._target_value(n, tspec) == want
                        for n in nodes if isinstance(n, etree._Element))
         absolute, ups, steps = info.simple
         if not absolute:
             anchor = el
             for _ in range(ups):
-                anchor = anchor.getparent() if anchor is not self.root else anchor
+                if anchor is not self.root:
+                    up = anchor.getparent()
+                    assert up is not None  # el is below the root, where the climb stops
+                    anchor = up
             return want in self._target_set(steps, anchor, tspec)
         built = self._targets.get((steps, id(self.root)))
         if built is not None:
@@ -331,6 +337,7 @@ class XPathPhase(RunState):
             want = self.v.types.canonical(tspec, el.text or "", self._nsmap(el, node))
             self.prepare(info.leafref, el)
             nodes = info.leafref.xpath(el, root=self.root, current=el)
+            assert isinstance(nodes, list)  # a leafref path is a location path: a node-set
             return [n for n in nodes if isinstance(n, etree._Element)
                     and self._target_value(n, tspec) == want]
         if node.type.base == "instance-identifier":

@@ -210,7 +210,8 @@ def simple_path(ast: object, nsmap: Mapping[str, str]
     """(absolute, number of '..', child steps) of a leafref path without predicates."""
     if not isinstance(ast, Path) or ast.start is not None:
         return None
-    ups, names = 0, []
+    ups = 0
+    names: list[tuple[str, str]] = []
     for step in ast.steps:
         if step.predicates:
             return None

@@ -23,6 +23,7 @@ __all__ = [
     "integer_hex",
     "iter_pem_blocks",
     "looks_like_pem",
+    "pem_encode",
     "sha1_fingerprint",
     "sha256_fingerprint",
 ]
@@ -54,7 +55,7 @@ def colon_hex(data: bytes) -> str:
 
 
 def sha1_fingerprint(der: bytes) -> str:
-    return colon_hex(hashlib.sha1(der).digest())  # noqa: S324 - a fingerprint, not a MAC
+    return colon_hex(hashlib.sha1(der).digest())
 
 
 def sha256_fingerprint(der: bytes) -> str:
@@ -80,6 +81,13 @@ def cisco_hex_lines(der: bytes) -> tuple[str, ...]:
     """
     groups = [der[i : i + 4].hex().upper() for i in range(0, len(der), 4)]
     return tuple(" ".join(groups[i : i + 8]) for i in range(0, len(groups), 8))
+
+
+def pem_encode(label: str, der: bytes) -> str:
+    """RFC 7468 text: 64-column base64 between BEGIN and END lines, as OpenSSL writes it."""
+    body = base64.b64encode(der).decode("ascii")
+    lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+    return "\n".join([f"-----BEGIN {label}-----", *lines, f"-----END {label}-----", ""])
 
 
 def looks_like_pem(data: bytes) -> bool:

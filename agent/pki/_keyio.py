@@ -205,12 +205,11 @@ def _pem_block(data: bytes, suffixes: Sequence[str]) -> bytes:
     for block in iter_pem_blocks(data):
         if block.label.endswith(tuple(suffixes)):
             return block.text
-    raise _malformed(f"no complete PEM block labelled {' or '.join(suffixes)!s} found")
+    wanted = " or ".join(repr(s) for s in suffixes)
+    raise _malformed(f"no complete PEM block labelled {wanted} found")
 
 
-def _load_private(
-    loader: _Loader, data: bytes, passphrase: bytes | None
-) -> PrivateKeyTypes | None:
+def _load_private(loader: _Loader, data: bytes, passphrase: bytes | None) -> PrivateKeyTypes | None:
     """The key, or None if ``data`` is no private key in this encoding at all."""
     try:
         return loader(data, None)
@@ -221,7 +220,9 @@ def _load_private(
     except ValueError:
         return None
     if not passphrase:
-        raise PkiError(ErrorCode.BAD_PASSPHRASE, "the private key is encrypted: give its passphrase")
+        raise PkiError(
+            ErrorCode.BAD_PASSPHRASE, "the private key is encrypted: give its passphrase"
+        )
     try:
         return loader(data, passphrase)
     except (ValueError, TypeError) as exc:

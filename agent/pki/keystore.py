@@ -1,0 +1,562 @@
+"""The device's key pairs, encrypted at rest, addressed by label.
+
+Layout of the directory (mode 0700)::
+
+    master.key                      32 random bytes, 0600, made on first use, never replaced
+    <label>.json                    metadata: algorithm, size, usage, origin, created, public
+                                    keys, and the names of the key files below
+    <label>.<token>.<role>.p8       one per key pair: PKCS #8 PEM, PBES2 (PBKDF2-HMAC-SHA256,
+                                    AES-256-CBC) under the master key in hex as passphrase
+
+The metadata file is the commit point.  A new or replacing key writes its key files under a
+fresh random token first, then the metadata (atomically), then destroys the files the old
+metadata named; zeroize destroys the metadata first, then the key files.  A crash therefore
+leaves either the old key or the new one, and at worst key files no metadata names, which the
+next ``KeyStore`` on the directory destroys.  Reading metadata never decrypts anything, so
+``get``/``list`` are cheap; only :meth:`KeyStore.private_key` touches private material.
+
+Key generation is CPU-heavy and the API is synchronous: callers run it in a thread.  Calls for
+different labels run in parallel; calls for one label are serialized by a per-label lock.
+"""
+
+from __future__ import annotations
+
+import base64
+import builtins
+import json
+import logging
+import re
+import secrets
+import threading
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from agent.clock import Clock
+from agent.pki import _files
+from agent.pki._encoding import cisco_hex_lines, colon_hex, pem_encode, sha256_fingerprint
+from agent.pki._keyio import (
+    RSA_WEAK_BELOW,
+    PrivateKey,
+    PublicKey,
+    check_rsa_modulus,
+    decrypt_at_rest,
+    encrypt_at_rest,
+    generate_private_key,
+    parse_key_pair,
+    parse_public_key,
+    spki_der,
+    supported,
+)
+from agent.pki._vocab import KeyAlgorithm, KeyFormat, KeyOrigin, KeyRole, KeyUsage
+from agent.pki.errors import ErrorCode, PkiError
+
+__all__ = ["KeyComponent", "KeyInfo", "KeyStore", "WeakKeyWarning"]
+
+log = logging.getLogger(__name__)
+
+MASTER_KEY_FILE = "master.key"
+MASTER_KEY_BYTES = 32
+_META_SUFFIX = ".json"
+_KEY_SUFFIX = ".p8"
+_FORMAT_VERSION = 1
+# npa-pki-types:key-label; also keeps every file name inside the directory and not hidden.
+_LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# <label>.<token>.<role>.p8: with a fixed-width token and a closed set of roles, the label a
+# key file belongs to is unambiguous even though labels may contain dots.
+_TOKEN_BYTES = 4
+_KEY_FILE_TAIL = r"\.[0-9a-f]{8}\.(?:general|signature|encryption)\.p8"
+_ROLES = {
+    KeyUsage.GENERAL_KEYS: (KeyRole.GENERAL,),
+    KeyUsage.USAGE_KEYS: (KeyRole.SIGNATURE, KeyRole.ENCRYPTION),
+}
+
+
+class WeakKeyWarning(UserWarning):
+    """An RSA key below 2048 bits was generated or imported (allowed for old peers only)."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyComponent:
+    """The public half of one key pair of a label (``keys-state/key/component``)."""
+
+    role: KeyRole
+    sha256_fingerprint: str
+    public_key_der: bytes = field(repr=False)
+    public_key_pem: str = field(repr=False)
+    public_key_hex: str = field(repr=False)
+
+    @classmethod
+    def from_der(cls, role: KeyRole, der: bytes) -> KeyComponent:
+        return cls(
+            role=role,
+            sha256_fingerprint=sha256_fingerprint(der),
+            public_key_der=der,
+            public_key_pem=pem_encode("PUBLIC KEY", der),
+            public_key_hex=colon_hex(der),
+        )
+
+    @property
+    def hex_dump(self) -> tuple[str, ...]:
+        """The SPKI as Cisco ``show crypto key mypubkey rsa`` prints it under 'Data'."""
+        return cisco_hex_lines(self.public_key_der)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    """What the store knows about a label, without any private material."""
+
+    label: str
+    algorithm: KeyAlgorithm
+    key_size: int
+    usage: KeyUsage
+    origin: KeyOrigin
+    created: datetime
+    public_only: bool
+    components: tuple[KeyComponent, ...]
+    source_format: KeyFormat | None = None
+
+    @property
+    def weak(self) -> bool:
+        """True for RSA below 2048 bits: accepted for old peers, not recommended."""
+        return self.algorithm is KeyAlgorithm.RSA and self.key_size < RSA_WEAK_BELOW
+
+    @property
+    def roles(self) -> tuple[KeyRole, ...]:
+        return tuple(c.role for c in self.components)
+
+    def component(self, role: KeyRole) -> KeyComponent:
+        for candidate in self.components:
+            if candidate.role is role:
+                return candidate
+        raise PkiError(
+            ErrorCode.KEY_NOT_FOUND,
+            f"key {self.label!r} has no {role.value} key pair (usage {self.usage.value})",
+            {"label": self.label, "role": role.value},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Record:
+    info: KeyInfo
+    files: Mapping[KeyRole, str]
+
+
+class KeyStore:
+    """Key pairs under one directory; see the module docstring for the layout."""
+
+    def __init__(self, directory: Path, clock: Clock) -> None:
+        self._dir = directory
+        self._clock = clock
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+        self._passphrase: bytes | None = None
+        _files.ensure_private_dir(directory)
+        self._recover()
+
+    @property
+    def directory(self) -> Path:
+        return self._dir
+
+    # -- creating -------------------------------------------------------------------------
+
+    def generate(
+        self,
+        label: str,
+        algorithm: KeyAlgorithm = KeyAlgorithm.RSA,
+        *,
+        modulus: int = 2048,
+        usage: KeyUsage = KeyUsage.GENERAL_KEYS,
+        origin: KeyOrigin = KeyOrigin.RPC,
+        overwrite: bool = False,
+    ) -> KeyInfo:
+        """Generate the key pair(s) of ``label``: one for general-keys, two for usage-keys.
+
+        ``modulus`` applies to RSA only (512..4096; below 2048 a :class:`WeakKeyWarning` is
+        issued).  usage-keys needs RSA.  Raises PkiError key-exists (label taken and not
+        ``overwrite``) or unsupported-key-parameters.  With ``overwrite`` the old material is
+        destroyed once the new is stored.
+        """
+        _check_label(label)
+        _check_parameters(algorithm, modulus, usage)
+        with self._label_lock(label):
+            self._refuse_existing(label, overwrite)
+            keys = {role: generate_private_key(algorithm, modulus) for role in _ROLES[usage]}
+            info = self._store(label, keys, usage=usage, origin=origin, source_format=None)
+        log.info(
+            "key generated label=%s algorithm=%s size=%d usage=%s",
+            label,
+            info.algorithm,
+            info.key_size,
+            info.usage,
+        )
+        _warn_if_weak(info)
+        return info
+
+    def import_public(self, label: str, data: bytes, *, overwrite: bool = False) -> KeyInfo:
+        """Store a peer's public key for authentication (PEM/DER SPKI, PKCS #1 RSA).
+
+        Raises PkiError malformed-key, unsupported-key-parameters or key-exists.
+        """
+        _check_label(label)
+        key = parse_public_key(data)
+        with self._label_lock(label):
+            self._refuse_existing(label, overwrite)
+            info = self._store(
+                label,
+                {KeyRole.GENERAL: key},
+                usage=KeyUsage.GENERAL_KEYS,
+                origin=KeyOrigin.IMPORTED,
+                source_format=KeyFormat.SPKI,
+            )
+        log.info("public key imported label=%s algorithm=%s", label, info.algorithm)
+        _warn_if_weak(info)
+        return info
+
+    def import_pair(
+        self, label: str, data: bytes, passphrase: bytes | None = None, *, overwrite: bool = False
+    ) -> KeyInfo:
+        """Store a key pair from PKCS #8 (PEM/DER, encrypted or not) or PKCS #12 (DER).
+
+        The passphrase is used once and kept nowhere.  Certificates inside a PKCS #12 archive
+        are ignored here.  Raises PkiError bad-passphrase, malformed-key,
+        unsupported-key-parameters or key-exists.
+        """
+        _check_label(label)
+        key, source_format = parse_key_pair(data, passphrase)
+        with self._label_lock(label):
+            self._refuse_existing(label, overwrite)
+            info = self._store(
+                label,
+                {KeyRole.GENERAL: key},
+                usage=KeyUsage.GENERAL_KEYS,
+                origin=KeyOrigin.IMPORTED,
+                source_format=source_format,
+            )
+        log.info(
+            "key pair imported label=%s algorithm=%s format=%s",
+            label,
+            info.algorithm,
+            source_format,
+        )
+        _warn_if_weak(info)
+        return info
+
+    # -- reading --------------------------------------------------------------------------
+
+    def exists(self, label: str) -> bool:
+        _check_label(label)
+        return self._meta_path(label).exists()
+
+    def get(self, label: str) -> KeyInfo:
+        """Metadata and public keys of ``label``; PkiError key-not-found if absent."""
+        _check_label(label)
+        return self._record(label).info
+
+    def list(self) -> builtins.list[KeyInfo]:
+        """Every key, sorted by label."""
+        return [self._record(label).info for label in self._labels()]
+
+    def private_key(self, label: str, role: KeyRole = KeyRole.GENERAL) -> PrivateKey:
+        """The private key of one key pair, for signing; the only way to the material.
+
+        Raises PkiError key-not-found (unknown label, no such role, or a public-only key) or
+        keystore-damaged (the file does not decrypt or does not match its public key).
+        """
+        _check_label(label)
+        with self._label_lock(label):
+            record = self._record(label)
+            info = record.info
+            if info.public_only:
+                raise PkiError(
+                    ErrorCode.KEY_NOT_FOUND,
+                    f"key {label!r} is a peer's public key: it has no private key",
+                    {"label": label},
+                )
+            expected = info.component(role).public_key_der
+            data = (self._dir / record.files[role]).read_bytes()
+        key = decrypt_at_rest(data, self._master_passphrase())
+        if spki_der(key.public_key()) != expected:
+            raise PkiError(
+                ErrorCode.KEYSTORE_DAMAGED,
+                f"the stored private key of {label!r} does not match its public key",
+                {"label": label},
+            )
+        return key
+
+    # -- destroying -----------------------------------------------------------------------
+
+    def zeroize(self, label: str) -> None:
+        """Destroy every file of ``label``: metadata first, then each key file overwritten.
+
+        Key files are found by name as well as through the metadata, so a label whose
+        metadata is damaged can still be destroyed.  Raises PkiError key-not-found.
+        Certificates are not stored here; whoever keeps certificates bound to the key
+        discards them.
+        """
+        _check_label(label)
+        with self._label_lock(label):
+            meta = self._meta_path(label)
+            key_files = self._key_files_of(label)
+            if not meta.exists() and not key_files:
+                raise PkiError(
+                    ErrorCode.KEY_NOT_FOUND, f"no key labelled {label!r}", {"label": label}
+                )
+            _files.destroy(meta)
+            for path in key_files:
+                _files.destroy(path)
+        log.info("key zeroized label=%s", label)
+
+    def zeroize_all(self) -> builtins.list[str]:
+        """Destroy every key; returns the labels destroyed."""
+        done: builtins.list[str] = []
+        for label in self._labels():
+            try:
+                self.zeroize(label)
+            except PkiError as exc:
+                if exc.code is not ErrorCode.KEY_NOT_FOUND:
+                    raise
+                continue  # zeroized meanwhile by another caller
+            done.append(label)
+        return done
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _label_lock(self, label: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(label, threading.Lock())
+
+    def _meta_path(self, label: str) -> Path:
+        return self._dir / f"{label}{_META_SUFFIX}"
+
+    def _key_files_of(self, label: str) -> builtins.list[Path]:
+        pattern = re.compile(re.escape(label) + _KEY_FILE_TAIL)
+        return sorted(p for p in self._dir.glob(f"*{_KEY_SUFFIX}") if pattern.fullmatch(p.name))
+
+    def _labels(self) -> builtins.list[str]:
+        names = (p.name for p in self._dir.glob(f"*{_META_SUFFIX}") if not p.name.startswith("."))
+        return sorted(name[: -len(_META_SUFFIX)] for name in names)
+
+    def _refuse_existing(self, label: str, overwrite: bool) -> None:
+        if not overwrite and self._meta_path(label).exists():
+            raise PkiError(
+                ErrorCode.KEY_EXISTS,
+                f"key {label!r} already exists; zeroize it first or ask to overwrite it",
+                {"label": label},
+            )
+
+    def _record(self, label: str) -> _Record:
+        try:
+            raw = self._meta_path(label).read_bytes()
+        except FileNotFoundError:
+            raise PkiError(
+                ErrorCode.KEY_NOT_FOUND, f"no key labelled {label!r}", {"label": label}
+            ) from None
+        return _decode_record(label, raw)
+
+    def _store(
+        self,
+        label: str,
+        keys: Mapping[KeyRole, PrivateKey | PublicKey],
+        *,
+        usage: KeyUsage,
+        origin: KeyOrigin,
+        source_format: KeyFormat | None,
+    ) -> KeyInfo:
+        """Write new key files, then the metadata (the commit point), then drop the old."""
+        old_files = self._key_files_of(label)
+        files = self._write_private_keys(label, keys)
+        try:
+            info = _make_info(label, keys, usage, origin, source_format, self._clock.now())
+            _files.atomic_write(self._meta_path(label), _encode_record(_Record(info, files)))
+        except BaseException:
+            for name in files.values():
+                _files.destroy(self._dir / name)
+            raise
+        for path in old_files:
+            if path.name not in files.values():  # a reused token names a new file
+                _files.destroy(path)
+        return info
+
+    def _write_private_keys(
+        self, label: str, keys: Mapping[KeyRole, PrivateKey | PublicKey]
+    ) -> dict[KeyRole, str]:
+        token = secrets.token_hex(_TOKEN_BYTES)
+        passphrase = self._master_passphrase()
+        files: dict[KeyRole, str] = {}
+        try:
+            for role, key in keys.items():
+                if isinstance(key, PublicKey):
+                    continue
+                name = f"{label}.{token}.{role.value}{_KEY_SUFFIX}"
+                _files.atomic_write(self._dir / name, encrypt_at_rest(key, passphrase))
+                files[role] = name
+        except BaseException:
+            for name in files.values():
+                _files.destroy(self._dir / name)
+            raise
+        return files
+
+    def _master_passphrase(self) -> bytes:
+        """The PKCS #8 passphrase: the master key in hex, made on first use."""
+        with self._guard:
+            if self._passphrase is None:
+                self._passphrase = _load_or_create_master(self._dir).hex().encode("ascii")
+            return self._passphrase
+
+    def _recover(self) -> None:
+        """Destroy what a crash may have left: temp files and key files no metadata names."""
+        for stale in self._dir.glob(f".*{_files.TEMP_SUFFIX}"):
+            _files.destroy(stale)
+        try:
+            named = {n for label in self._labels() for n in self._record(label).files.values()}
+        except PkiError:
+            log.warning("key store metadata unreadable; orphan key files kept for inspection")
+            return
+        for path in self._dir.glob(f"*{_KEY_SUFFIX}"):
+            if path.name not in named:
+                log.warning("destroying orphan key file %s", path.name)
+                _files.destroy(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+
+
+def _check_label(label: str) -> None:
+    # The YANG model validates labels; this guards the file system against any other caller.
+    if not _LABEL_RE.fullmatch(label):
+        raise ValueError(f"invalid key label {label!r}")
+
+
+def _check_parameters(algorithm: KeyAlgorithm, modulus: int, usage: KeyUsage) -> None:
+    if usage is KeyUsage.USAGE_KEYS and algorithm is not KeyAlgorithm.RSA:
+        raise PkiError(
+            ErrorCode.UNSUPPORTED_KEY_PARAMETERS,
+            "usage-keys needs an RSA key: use algorithm rsa or usage general-keys",
+        )
+    if algorithm is KeyAlgorithm.RSA:
+        check_rsa_modulus(modulus)
+
+
+def _warn_if_weak(info: KeyInfo) -> None:
+    if info.weak:
+        warnings.warn(
+            WeakKeyWarning(f"key {info.label!r}: RSA {info.key_size} bits is below 2048"),
+            stacklevel=3,
+        )
+
+
+def _make_info(
+    label: str,
+    keys: Mapping[KeyRole, PrivateKey | PublicKey],
+    usage: KeyUsage,
+    origin: KeyOrigin,
+    source_format: KeyFormat | None,
+    now: datetime,
+) -> KeyInfo:
+    publics = {role: k if isinstance(k, PublicKey) else k.public_key() for role, k in keys.items()}
+    algorithm, size = supported(next(iter(publics.values())))
+    return KeyInfo(
+        label=label,
+        algorithm=algorithm,
+        key_size=size,
+        usage=usage,
+        origin=origin,
+        created=now.astimezone(UTC).replace(microsecond=0),
+        public_only=all(isinstance(k, PublicKey) for k in keys.values()),
+        components=tuple(KeyComponent.from_der(r, spki_der(k)) for r, k in publics.items()),
+        source_format=source_format,
+    )
+
+
+def _load_or_create_master(directory: Path) -> bytes:
+    path = directory / MASTER_KEY_FILE
+    if not path.exists():
+        if any(directory.glob(f"*{_KEY_SUFFIX}")):
+            raise PkiError(
+                ErrorCode.KEYSTORE_DAMAGED,
+                "the master key is missing but encrypted keys exist; restore master.key",
+            )
+        _files.create_exclusive(path, secrets.token_bytes(MASTER_KEY_BYTES))
+    key = path.read_bytes()
+    if len(key) != MASTER_KEY_BYTES:
+        raise PkiError(ErrorCode.KEYSTORE_DAMAGED, "the master key file has the wrong length")
+    return key
+
+
+def _encode_record(record: _Record) -> bytes:
+    info = record.info
+    doc: dict[str, Any] = {
+        "version": _FORMAT_VERSION,
+        "label": info.label,
+        "algorithm": info.algorithm.value,
+        "key-size": info.key_size,
+        "usage": info.usage.value,
+        "origin": info.origin.value,
+        "created": info.created.isoformat(),
+        "public-only": info.public_only,
+        "source-format": info.source_format.value if info.source_format else None,
+        "components": [
+            {
+                "role": c.role.value,
+                "public-key": base64.b64encode(c.public_key_der).decode("ascii"),
+                "file": record.files.get(c.role),
+            }
+            for c in info.components
+        ],
+    }
+    return (json.dumps(doc, indent=2) + "\n").encode("utf-8")
+
+
+def _decode_record(label: str, raw: bytes) -> _Record:
+    try:
+        doc = json.loads(raw)
+        if doc["version"] != _FORMAT_VERSION or doc["label"] != label:
+            raise ValueError("version or label mismatch")
+        return _Record(_decode_info(doc), _decode_files(doc))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise PkiError(
+            ErrorCode.KEYSTORE_DAMAGED,
+            f"the metadata of key {label!r} is unreadable",
+            {"label": label},
+        ) from exc
+
+
+def _decode_info(doc: Mapping[str, Any]) -> KeyInfo:
+    created = datetime.fromisoformat(doc["created"])
+    if created.tzinfo is None:
+        raise ValueError("naive creation time")
+    components = tuple(
+        KeyComponent.from_der(KeyRole(c["role"]), base64.b64decode(c["public-key"], validate=True))
+        for c in doc["components"]
+    )
+    fmt = doc["source-format"]
+    return KeyInfo(
+        label=str(doc["label"]),
+        algorithm=KeyAlgorithm(doc["algorithm"]),
+        key_size=int(doc["key-size"]),
+        usage=KeyUsage(doc["usage"]),
+        origin=KeyOrigin(doc["origin"]),
+        created=created.astimezone(UTC),
+        public_only=bool(doc["public-only"]),
+        components=components,
+        source_format=KeyFormat(fmt) if fmt is not None else None,
+    )
+
+
+def _decode_files(doc: Mapping[str, Any]) -> dict[KeyRole, str]:
+    files: dict[KeyRole, str] = {}
+    for c in doc["components"]:
+        name = c["file"]
+        if name is None:
+            continue
+        if not isinstance(name, str) or "/" in name or not name.endswith(_KEY_SUFFIX):
+            raise ValueError("bad key file name")
+        files[KeyRole(c["role"])] = name
+    if not doc["public-only"] and len(files) != len(doc["components"]):
+        raise ValueError("a key pair has no key file")
+    return files
