@@ -70,7 +70,7 @@ def integer_hex(value: int) -> str:
     """
     if value >= 0:
         return colon_hex(value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big"))
-    length = (value.bit_length() + 8) // 8
+    length = (~value).bit_length() // 8 + 1
     return colon_hex(value.to_bytes(length, "big", signed=True))
 
 

@@ -269,4 +269,4 @@ def _is_pfx(data: bytes) -> bool:
         content_type = pfx["auth_safe"]["content_type"].native
     except (ValueError, TypeError, KeyError):
         return False
-    return bool(version == 3 and content_type in ("data", "signed_data"))
+    return bool(version == "v3" and content_type in ("data", "signed_data"))

@@ -14,10 +14,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TypeVar
 
-from asn1crypto import x509 as asn1_x509  # type: ignore[import-untyped]
+from asn1crypto import cms as asn1_cms  # type: ignore[import-untyped]
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives.serialization import Encoding, pkcs7
 
 from agent.pki._encoding import (
     PemBlock,
@@ -201,11 +201,20 @@ def _der_bundle(data: bytes) -> list[bytes]:
 
 
 def _pkcs7_certificates(der: bytes) -> list[bytes]:
+    """The certificates of a PKCS #7 SignedData (RFC 2315), in their original encoding.
+
+    Parsed with asn1crypto rather than ``cryptography``: OpenSSL's ``crl2pkcs7`` and real CA
+    bundles leave the certificate SET unsorted, which is BER, not DER; ``cryptography`` only
+    accepts that with a warning that it may stop doing so.
+    """
     try:
-        certs = pkcs7.load_der_pkcs7_certificates(der)
-    except _PARSE_ERRORS as exc:
+        info = asn1_cms.ContentInfo.load(der, strict=True)
+        if info["content_type"].native != "signed_data":
+            raise ValueError("not SignedData")
+        found = info["content"]["certificates"]
+        return [bytes(c.chosen.dump()) for c in found if c.name == "certificate"]
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise _malformed("neither a DER certificate nor a PKCS #7 certificate bundle") from exc
-    return [c.public_bytes(Encoding.DER) for c in certs]
 
 
 def _parse(der: bytes) -> Certificate:

@@ -12,6 +12,8 @@ challengePassword attribute (SCEP's authorization, RFC 8894 section 2.2); it is 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from cryptography import x509
@@ -112,13 +114,10 @@ def build_csr(
     unsupported-key-parameters (the key cannot sign with ``signature_hash``).
     """
     fqdn = entity.fqdn or fqdn_default
-    try:
-        builder = x509.CertificateSigningRequestBuilder().subject_name(_subject(entity, fqdn))
-        alt_names = _alt_names(entity, fqdn)
-        if alt_names:
-            builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), False)
-    except ValueError as exc:
-        raise PkiError(ErrorCode.INVALID_SUBJECT, f"the subject is not valid: {exc}") from exc
+    builder = x509.CertificateSigningRequestBuilder().subject_name(_subject(entity, fqdn))
+    alt_names = _alt_names(entity, fqdn)
+    if alt_names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
     if role is not KeyRole.GENERAL:
         # usage-keys: each pair asks only for what its role is for (Cisco's signature and
         # encryption certificates); a general pair leaves the choice to the CA.
@@ -146,11 +145,11 @@ def load_csr_info(data: bytes) -> CsrInfo:
 
 
 def _subject(entity: Entity, fqdn: str | None) -> x509.Name:
-    attributes = [
-        x509.NameAttribute(oid, value)
-        for attr, oid in _DN_ATTRIBUTES
-        if (value := getattr(entity, attr))
-    ]
+    attributes: list[x509.NameAttribute[str]] = []
+    for attr, oid in _DN_ATTRIBUTES:
+        if value := getattr(entity, attr):
+            with _leaf(attr):
+                attributes.append(x509.NameAttribute(oid, value))
     if attributes:
         return x509.Name(attributes)
     if not fqdn:
@@ -159,18 +158,34 @@ def _subject(entity: Entity, fqdn: str | None) -> x509.Name:
             "no subject: set a subject field of the trustpoint, or the device hostname and "
             "domain name",
         )
-    return x509.Name([x509.NameAttribute(NameOID.UNSTRUCTURED_NAME, fqdn)])
+    with _leaf("fqdn"):
+        return x509.Name([x509.NameAttribute(NameOID.UNSTRUCTURED_NAME, fqdn)])
 
 
 def _alt_names(entity: Entity, fqdn: str | None) -> list[x509.GeneralName]:
     names: list[x509.GeneralName] = []
-    if fqdn:
-        names.append(x509.DNSName(fqdn))
-    if entity.ip_address:
-        names.append(x509.IPAddress(ipaddress.ip_address(entity.ip_address)))
-    if entity.email:
-        names.append(x509.RFC822Name(entity.email))
+    with _leaf("fqdn"):
+        if fqdn:
+            names.append(x509.DNSName(fqdn))
+    with _leaf("ip_address"):
+        if entity.ip_address:
+            names.append(x509.IPAddress(ipaddress.ip_address(entity.ip_address)))
+    with _leaf("email"):
+        if entity.email:
+            names.append(x509.RFC822Name(entity.email))
     return names
+
+
+@contextmanager
+def _leaf(attr: str) -> Iterator[None]:
+    """Report the library's ValueError against the YANG leaf the value came from."""
+    try:
+        yield
+    except ValueError as exc:
+        leaf = attr.replace("_", "-")
+        raise PkiError(
+            ErrorCode.INVALID_SUBJECT, f"subject {leaf} is not valid: {exc}", {"field": leaf}
+        ) from exc
 
 
 def _key_usage(role: KeyRole) -> x509.KeyUsage:

@@ -57,7 +57,7 @@ class PkiError(Exception):
 
     ``code`` is stable (an :class:`ErrorCode`); ``message`` is human text free of secrets;
     ``data`` holds structured facts (a label, a fingerprint) for callers that render them.
-    The constructor arguments are kept in ``args``, so the exception pickles.
+    The exception pickles (for callers that run engine work in another process).
     """
 
     def __init__(
@@ -68,6 +68,9 @@ class PkiError(Exception):
         self.code = ErrorCode(code)
         self.message = message
         self.data: Mapping[str, DataValue] = MappingProxyType(frozen)
+
+    def __reduce__(self) -> tuple[type[PkiError], tuple[ErrorCode, str, dict[str, DataValue]]]:
+        return type(self), (self.code, self.message, dict(self.data))
 
     def __str__(self) -> str:
         return self.message

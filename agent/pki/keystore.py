@@ -9,11 +9,17 @@ Layout of the directory (mode 0700)::
                                     AES-256-CBC) under the master key in hex as passphrase
 
 The metadata file is the commit point.  A new or replacing key writes its key files under a
-fresh random token first, then the metadata (atomically), then destroys the files the old
-metadata named; zeroize destroys the metadata first, then the key files.  A crash therefore
-leaves either the old key or the new one, and at worst key files no metadata names, which the
-next ``KeyStore`` on the directory destroys.  Reading metadata never decrypts anything, so
-``get``/``list`` are cheap; only :meth:`KeyStore.private_key` touches private material.
+fresh random token first, then the metadata (atomically), then destroys the label's previous
+key files; zeroize destroys the metadata first, then the key files.  A crash therefore leaves
+either the old key or the new one, and at worst key files no metadata names, which the next
+``KeyStore`` on the directory destroys (the directory belongs to the store alone).  Reading
+metadata never decrypts anything, so ``get``/``list`` are cheap; only
+:meth:`KeyStore.private_key` touches private material.  The master key is not a secret from
+root on the device; it keeps key material out of backups and copies of single files, and
+zeroize overwrites each file before unlinking it.
+
+RSA below 2048 bits is accepted (512..4096, as in the YANG model) but flagged twice: a
+:class:`WeakKeyWarning` when such a key is made or imported, and ``KeyInfo.weak`` for state.
 
 Key generation is CPU-heavy and the API is synchronous: callers run it in a thread.  Calls for
 different labels run in parallel; calls for one label are serialized by a per-label lock.
@@ -257,8 +263,15 @@ class KeyStore:
         return self._record(label).info
 
     def list(self) -> builtins.list[KeyInfo]:
-        """Every key, sorted by label."""
-        return [self._record(label).info for label in self._labels()]
+        """Every key, sorted by label (a key zeroized meanwhile is simply left out)."""
+        infos: builtins.list[KeyInfo] = []
+        for label in self._labels():
+            try:
+                infos.append(self._record(label).info)
+            except PkiError as exc:
+                if exc.code is not ErrorCode.KEY_NOT_FOUND:
+                    raise
+        return infos
 
     def private_key(self, label: str, role: KeyRole = KeyRole.GENERAL) -> PrivateKey:
         """The private key of one key pair, for signing; the only way to the material.

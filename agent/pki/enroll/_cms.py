@@ -10,7 +10,7 @@ the triple-DES fallback of RFC 8894 section 3.5.2.
 
 Everything here is pure: bytes and keys in, bytes or :class:`CmsError` out.  asn1crypto
 parses lazily and raises plain ValueError, TypeError and friends from deep inside; callers
-treat those like :class:`CmsError` (see ``scep._parse_guard``).
+treat those like :class:`CmsError` (see ``_scep._parse_guard``).
 """
 
 from __future__ import annotations

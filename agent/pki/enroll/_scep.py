@@ -73,7 +73,13 @@ class FailInfo(StrEnum):
 
 
 _STATUS_WIRE = {"0": PkiStatus.SUCCESS, "2": PkiStatus.FAILURE, "3": PkiStatus.PENDING}
-_FAIL_INFO_WIRE = {str(i): info for i, info in enumerate(FailInfo)}
+_FAIL_INFO_WIRE = {
+    "0": FailInfo.BAD_ALG,
+    "1": FailInfo.BAD_MESSAGE_CHECK,
+    "2": FailInfo.BAD_REQUEST,
+    "3": FailInfo.BAD_TIME,
+    "4": FailInfo.BAD_CERT_ID,
+}
 # What an operator can do about each failInfo; the failInfo itself goes in ``data``.
 _FAIL_INFO_HINT: Mapping[FailInfo, str] = {
     FailInfo.BAD_ALG: "the CA does not accept the request's algorithms",
@@ -380,8 +386,8 @@ def _build(
     random: Randomness,
 ) -> PkiRequest:
     """pkcsPKIEnvelope (encrypted to the CA/RA) inside SignedData with SCEP attributes."""
-    _require_rsa(signer_key, "the signing key")
-    _require_rsa(ca_certs.recipient.public_key(), "the CA's encryption certificate")
+    rsa_public_key(signer_key.public_key(), "the signing key")
+    rsa_public_key(ca_certs.recipient.public_key(), "the CA's encryption certificate")
     nonce = random.token_bytes(_NONCE_BYTES)
     enveloped = _cms.envelope(payload, ca_certs.recipient, algorithms.cipher, random.token_bytes)
     attributes = [
@@ -400,18 +406,14 @@ def load_csr(csr_der: bytes) -> x509.CertificateSigningRequest:
         raise PkiError(ErrorCode.MALFORMED_CSR, "the certificate request does not parse") from None
 
 
-def _require_rsa(key: object, what: str) -> None:
-    if not isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
-        raise PkiError(
-            ErrorCode.UNSUPPORTED_KEY_PARAMETERS,
-            f"SCEP needs RSA keys (RFC 8894 section 2.3), and {what} is not RSA",
-        )
-
-
 def rsa_public_key(key: object, what: str) -> rsa.RSAPublicKey:
-    _require_rsa(key, what)
-    assert isinstance(key, rsa.RSAPublicKey)
-    return key
+    """``key`` if it is an RSA public key; SCEP's key transport and micromdm need RSA."""
+    if isinstance(key, rsa.RSAPublicKey):
+        return key
+    raise PkiError(
+        ErrorCode.UNSUPPORTED_KEY_PARAMETERS,
+        f"SCEP needs RSA keys (RFC 8894 section 2.3), and {what} is not RSA",
+    )
 
 
 # --- replies --------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ never logged, and server text quoted in an error is scrubbed of it.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import logging
 from urllib.parse import quote, urlencode
 
@@ -143,11 +144,14 @@ class ScepClient:
         request = build_pkcs_req(
             csr_der, signer_key, signer_cert, ca_certs, negotiate(caps), self._random
         )
-        reply = self._pki_operation(request, _challenge_of(csr))
+        secret = _challenge_of(csr)
+        reply = self._pki_operation(request, secret)
         certified = rsa_public_key(csr.public_key(), "the request's key")
         result = parse_cert_rep(
             reply, request, signer_key, signer_cert, ca_certs, certified, self.url
         )
+        if secret and secret in result.detail:  # a failInfoText echoing the challenge
+            result = dataclasses.replace(result, detail=result.detail.replace(secret, "***"))
         self._log_result("PKCSReq", result)
         return result
 
@@ -174,7 +178,7 @@ class ScepClient:
         return result
 
     def _signer_cert(self, key: rsa.RSAPrivateKey, subject: x509.Name) -> x509.Certificate:
-        _require_rsa(key, "the signing key")
+        rsa_public_key(key.public_key(), "the signing key")
         serial = int.from_bytes(self._random.token_bytes(8)) >> 1 | 1  # positive, non-zero
         return make_signer_certificate(key, subject, self._clock.now(), serial)
 

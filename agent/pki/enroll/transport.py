@@ -34,6 +34,7 @@ _log = logging.getLogger(__name__)
 MAX_RESPONSE_BYTES = 1 << 20
 
 _SCHEMES = frozenset({"http", "https"})
+_URL_LIMIT = 120
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,8 +146,14 @@ class UrllibTransport:
         if len(data) > self._limit:
             raise self._error(url, f"answer larger than {self._limit} bytes")
         media = (headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
-        _log.debug("HTTP %s from %s (%s, %d bytes)", status, url, media or "-", len(data))
+        _log.debug("HTTP %s from %s (%s, %d bytes)", status, _short(url), media or "-", len(data))
         return HttpResponse(status=status, content_type=media, body=data)
 
     def _error(self, url: str, reason: str) -> PkiError:
-        return PkiError(self._code, f"cannot reach {url}: {reason}", {"url": url})
+        short = _short(url)
+        return PkiError(self._code, f"cannot reach {short}: {reason}", {"url": short})
+
+
+def _short(url: str) -> str:
+    """A URL fit for a log line or message: SCEP GETs carry kilobytes of base64."""
+    return url if len(url) <= _URL_LIMIT else url[:_URL_LIMIT] + "..."

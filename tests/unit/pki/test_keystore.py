@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from agent.clock import FakeClock
 from agent.pki import (
@@ -184,9 +185,7 @@ def test_reopen_gives_the_same_keys(keystore_dir: Path, clock: FakeClock) -> Non
         first.generate("b", modulus=2048, usage=KeyUsage.USAGE_KEYS),
         first.generate("c.with.dots", KeyAlgorithm.ED25519),
     ]
-    secrets_before = {
-        (i.label, r): _private_der(first, i.label, r) for i in infos for r in i.roles
-    }
+    secrets_before = {(i.label, r): _private_der(first, i.label, r) for i in infos for r in i.roles}
     again = KeyStore(keystore_dir, FakeClock())
     assert again.list() == sorted(infos, key=lambda i: i.label)
     assert {(i.label, r): _private_der(again, i.label, r) for i in infos for r in i.roles} == (
@@ -350,7 +349,8 @@ def test_parallel_generation_of_one_label_creates_it_once(store: KeyStore) -> No
 def test_repr_and_errors_never_show_private_material(store: KeyStore) -> None:
     info = store.generate("r", modulus=2048)
     key = store.private_key("r")
-    numbers = key.private_numbers()  # type: ignore[union-attr]
+    assert isinstance(key, rsa.RSAPrivateKey)
+    numbers = key.private_numbers()
     secrets = [
         format(numbers.d, "x"),
         format(numbers.p, "x"),
