@@ -239,7 +239,7 @@ class AsyncsshChannel:
             connect_timeout=target.timeout,
         )
         chan, _ = await conn.create_session(
-            lambda: _AsyncsshSession(self), subsystem="netconf", encoding=None
+            _asyncssh_session(asyncssh, self), subsystem="netconf", encoding=None
         )
         return conn, chan
 
@@ -273,43 +273,22 @@ class AsyncsshChannel:
         self._loop.close()
 
 
-class _AsyncsshSession:
-    """asyncssh.SSHClientSession's callbacks, duck-typed (asyncssh is imported lazily),
-    forwarding data and end of file to the channel object."""
+def _asyncssh_session(asyncssh: Any, owner: AsyncsshChannel) -> Callable[[], Any]:
+    """A factory of asyncssh client sessions that hand data and end of file to ``owner``
+    (a class made here because asyncssh is imported lazily)."""
 
-    def __init__(self, owner: AsyncsshChannel) -> None:
-        self._owner = owner
+    class Session(asyncssh.SSHClientSession):  # type: ignore[misc]
+        def data_received(self, data: bytes, datatype: object) -> None:
+            owner._wake(data)
 
-    def connection_made(self, chan: object) -> None:
-        pass
+        def eof_received(self) -> bool:
+            owner._wake(None)
+            return False
 
-    def data_received(self, data: bytes, datatype: object) -> None:
-        self._owner._wake(data)
+        def connection_lost(self, exc: Exception | None) -> None:
+            owner._wake(None)
 
-    def eof_received(self) -> bool:
-        self._owner._wake(None)
-        return False
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._owner._wake(None)
-
-    def session_started(self) -> None:
-        pass
-
-    def pause_writing(self) -> None:
-        pass
-
-    def resume_writing(self) -> None:
-        pass
-
-    def xon_xoff_requested(self, client_can_do: bool) -> None:
-        pass
-
-    def exit_status_received(self, status: int) -> None:
-        pass
-
-    def exit_signal_received(self, *args: object) -> None:
-        pass
+    return Session
 
 
 BACKENDS: dict[str, Callable[[Target], ByteChannel]] = {

@@ -112,6 +112,9 @@ def build_csr(
     for the signature or encryption pair of usage-keys.  Ed25519 signs without a hash.
     Raises PkiError invalid-subject (a field the library refuses, or no subject at all) or
     unsupported-key-parameters (the key cannot sign with ``signature_hash``).
+
+    PKCS #10 carries the challenge password in clear: a request built with one must be sent,
+    never logged or stored.
     """
     fqdn = entity.fqdn or fqdn_default
     builder = x509.CertificateSigningRequestBuilder().subject_name(_subject(entity, fqdn))
