@@ -6,21 +6,9 @@ is the reference), so nothing here knows about this project's agent.  The host, 
 password and a *model template* naming a list to fill are arguments; the same run works
 against any NETCONF/SSH server that implements the list.
 
-Why its own client: stock ncclient 0.7.1 hands every request to a transport thread that polls
-its send queue every 100 ms, and it leaves Nagle's algorithm on, so a request/reply round trip
-is dominated by the client.  This module speaks just enough NETCONF over SSH (RFC 6241,
-RFC 6242) to measure the server: a socket of its own with TCP_NODELAY, the ``netconf``
-subsystem, the hello exchange, base:1.1 chunked framing when both sides offer it (else
-end-of-message framing), and blocking reads straight from the SSH channel, with no polling
-thread and no sleeps.  Replies are parsed with lxml only to check for ``<ok/>`` and
-``<rpc-error>`` (an rpc-error aborts the run with its message) and to count the entries a
-get-config returned.  Timers stop when the last byte of a reply has arrived; the client's own
-XML parsing is not counted.  Two SSH libraries can carry the session (``--ssh``): paramiko
-(the default when installed: a reader thread per connection, recv() blocks on the channel)
-and asyncssh (one thread, its event loop driven from the blocking calls); against an asyncssh
-server paramiko's small round trips measured about 20% shorter and its set-up ~3 ms shorter.
-Both prefer AES-GCM, cheap on both sides.  The SSH host key is not verified: this is a
-benchmark, run it only against servers on networks you trust.
+Its own client (tools/netconf_client.py), not ncclient: ncclient 0.7.1 polls its send queue
+every 100 ms, so a round trip would measure the client.  Timers stop when the last byte of a
+reply has arrived; the client's own XML parsing is not counted.
 
 What one run measures (each row repeated ``--repeat`` times; min, median and max in ms):
 
@@ -73,11 +61,9 @@ Example::
 from __future__ import annotations
 
 import argparse
-import asyncio
 import dataclasses
 import functools
 import json
-import socket
 import statistics
 import sys
 import time
@@ -85,18 +71,13 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from lxml import etree
+from netconf_client import BACKENDS, BenchError, Netconf, Target, qn
 
-BASE_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
-BASE_1_0 = "urn:ietf:params:netconf:base:1.0"
-BASE_1_1 = "urn:ietf:params:netconf:base:1.1"
 CAP_CANDIDATE = "urn:ietf:params:netconf:capability:candidate:1.0"
 CAP_WRITABLE_RUNNING = "urn:ietf:params:netconf:capability:writable-running:1.0"
-EOM = b"]]>]]>"
-MAX_CHUNK = 4294967295  # RFC 6242 §4.2
-RECV_SIZE = 1 << 20
 _MARKER = "bench-entries-marker"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 
@@ -109,337 +90,6 @@ REFERENCE = {
     "edit-commit-bulk-10000": "260-330",
     "get-config-bulk-10000": "34-50",
 }
-
-
-class BenchError(Exception):
-    """Anything that ends the run: connection trouble, a framing error, an rpc-error."""
-
-
-# -- SSH byte channels ----------------------------------------------------------------------
-
-
-class ByteChannel(Protocol):
-    """One SSH session channel running the ``netconf`` subsystem, as blocking calls."""
-
-    def send(self, data: bytes) -> None: ...
-
-    def recv(self) -> bytes:
-        """The next bytes from the server; b"" at end of file."""
-        ...
-
-    def close(self) -> None: ...
-
-    @property
-    def cipher(self) -> str:
-        """The negotiated client-to-server cipher, for the report."""
-        ...
-
-
-@dataclass(frozen=True)
-class Target:
-    host: str
-    port: int
-    user: str
-    password: str | None
-    key_file: Path | None = None  # public-key authentication instead of a password
-    timeout: float = 30.0
-
-
-def nodelay_socket(target: Target) -> socket.socket:
-    """A connected TCP socket with Nagle's algorithm off: requests are small and must leave
-    at once, not wait for the previous segment's ACK."""
-    try:
-        sock = socket.create_connection((target.host, target.port), timeout=target.timeout)
-    except OSError as exc:
-        raise BenchError(f"cannot connect to {target.host}:{target.port}: {exc}") from None
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
-
-
-# AES-GCM first: cheap on both sides (AES-NI), so the server's crypto cost stays small and
-# comparable between servers; the rest is fallback.  (asyncssh's own preference,
-# chacha20-poly1305, roughly doubled a small round trip against an asyncssh server.)
-CIPHERS = (
-    "aes128-gcm@openssh.com",
-    "aes256-gcm@openssh.com",
-    "aes128-ctr",
-    "aes256-ctr",
-    "chacha20-poly1305@openssh.com",
-)
-
-
-class ParamikoChannel:
-    """paramiko: its transport thread reads the socket; recv() blocks on the channel."""
-
-    def __init__(self, target: Target) -> None:
-        # installed with ncclient (the project's test extras), so imported only when used
-        import paramiko
-
-        self._transport = paramiko.Transport(nodelay_socket(target))
-        opts = self._transport.get_security_options()
-        opts.ciphers = [c for c in CIPHERS if c in opts.ciphers] + [
-            c for c in opts.ciphers if c not in CIPHERS
-        ]
-        try:
-            self._transport.start_client(timeout=target.timeout)
-            if target.key_file is not None:
-                key = paramiko.PKey.from_path(target.key_file)
-                self._transport.auth_publickey(target.user, key)
-            else:
-                self._transport.auth_password(target.user, target.password or "")
-            self._chan = self._transport.open_session(timeout=target.timeout)
-            self._chan.invoke_subsystem("netconf")
-        except (paramiko.SSHException, OSError, ValueError) as exc:
-            self._transport.close()
-            raise BenchError(f"SSH: {exc}") from None
-
-    @property
-    def cipher(self) -> str:
-        return str(self._transport.local_cipher)
-
-    def send(self, data: bytes) -> None:
-        self._chan.sendall(data)
-
-    def recv(self) -> bytes:
-        return bytes(self._chan.recv(RECV_SIZE))
-
-    def close(self) -> None:
-        self._chan.close()
-        self._transport.close()
-
-
-class AsyncsshChannel:
-    """asyncssh in the calling thread: writes go straight to the socket, recv() runs the
-    event loop only until the channel has delivered data."""
-
-    def __init__(self, target: Target) -> None:
-        import asyncssh  # a dependency of the agent, so installed with it
-
-        self._loop = asyncio.new_event_loop()
-        self._buf = bytearray()
-        self._eof = False
-        self._waiter: asyncio.Future[None] | None = None
-        try:
-            self._conn, self._chan = self._loop.run_until_complete(self._open(asyncssh, target))
-        except (asyncssh.Error, OSError, ValueError) as exc:
-            self._loop.close()
-            raise BenchError(f"SSH: {exc}") from None
-
-    async def _open(self, asyncssh: Any, target: Target) -> tuple[Any, Any]:
-        conn = await asyncssh.connect(
-            sock=nodelay_socket(target),
-            username=target.user,
-            password=target.password,
-            known_hosts=None,  # host key not verified (benchmark tool)
-            client_keys=[str(target.key_file)] if target.key_file else None,
-            agent_path=None,
-            config=None,
-            preferred_auth="publickey" if target.key_file else "password",
-            encryption_algs=list(CIPHERS),
-            connect_timeout=target.timeout,
-        )
-        chan, _ = await conn.create_session(
-            _asyncssh_session(asyncssh, self), subsystem="netconf", encoding=None
-        )
-        return conn, chan
-
-    @property
-    def cipher(self) -> str:
-        return str(self._conn.get_extra_info("send_cipher"))
-
-    def _wake(self, data: bytes | None) -> None:
-        """Called by the session when data or end of file arrive."""
-        if data is None:
-            self._eof = True
-        else:
-            self._buf += data
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-
-    def send(self, data: bytes) -> None:
-        self._chan.write(data)
-
-    def recv(self) -> bytes:
-        while not self._buf and not self._eof:
-            self._waiter = self._loop.create_future()
-            self._loop.run_until_complete(self._waiter)
-        data = bytes(self._buf)
-        self._buf.clear()
-        return data
-
-    def close(self) -> None:
-        self._conn.close()
-        self._loop.run_until_complete(self._conn.wait_closed())
-        self._loop.close()
-
-
-def _asyncssh_session(asyncssh: Any, owner: AsyncsshChannel) -> Callable[[], Any]:
-    """A factory of asyncssh client sessions that hand data and end of file to ``owner``
-    (a class made here because asyncssh is imported lazily)."""
-
-    class Session(asyncssh.SSHClientSession):  # type: ignore[misc]
-        def data_received(self, data: bytes, datatype: object) -> None:
-            owner._wake(data)
-
-        def eof_received(self) -> bool:
-            owner._wake(None)
-            return False
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            owner._wake(None)
-
-    return Session
-
-
-BACKENDS: dict[str, Callable[[Target], ByteChannel]] = {
-    "asyncssh": AsyncsshChannel,
-    "paramiko": ParamikoChannel,
-}
-
-
-# -- RFC 6242 framing -----------------------------------------------------------------------
-
-
-class FrameReader:
-    """Whole NETCONF messages from a byte channel, in either framing."""
-
-    def __init__(self, recv: Callable[[], bytes]) -> None:
-        self._recv = recv
-        self._buf = bytearray()
-
-    def _fill(self) -> None:
-        data = self._recv()
-        if not data:
-            raise BenchError("the server closed the session")
-        self._buf += data
-
-    def read_eom(self) -> bytes:
-        start = 0
-        while (end := self._buf.find(EOM, start)) < 0:
-            start = max(0, len(self._buf) - len(EOM) + 1)
-            self._fill()
-        msg = bytes(self._buf[:end])
-        del self._buf[: end + len(EOM)]
-        return msg
-
-    def read_chunked(self) -> bytes:
-        out = bytearray()
-        while (size := self._chunk_header()) is not None:
-            while len(self._buf) < size:
-                self._fill()
-            out += self._buf[:size]
-            del self._buf[:size]
-        return bytes(out)
-
-    def _chunk_header(self) -> int | None:
-        """Consume one ``\\n#SIZE\\n`` header and return SIZE, or None for ``\\n##\\n``."""
-        while (nl := self._buf.find(b"\n", 1)) < 0 and len(self._buf) <= 13:
-            self._fill()
-        header = bytes(self._buf[: nl + 1]) if nl > 0 else bytes(self._buf[:14])
-        token = header[2:-1]
-        if nl < 0 or not header.startswith(b"\n#") or not (
-            token == b"#" or (token.isdigit() and token[:1] != b"0" and int(token) <= MAX_CHUNK)
-        ):
-            raise BenchError(f"bad chunk header: {bytes(self._buf[:20])!r}")
-        del self._buf[: nl + 1]
-        return None if token == b"#" else int(token)
-
-
-def frame(data: bytes, chunked: bool) -> bytes:
-    if chunked:
-        return b"\n#%d\n%s\n##\n" % (len(data), data) if data else b"\n##\n"
-    return data + EOM
-
-
-# -- NETCONF session ------------------------------------------------------------------------
-
-
-def _qn(name: str) -> str:
-    return f"{{{BASE_NS}}}{name}"
-
-
-def rpc_errors(reply: etree._Element) -> list[str]:
-    """Each rpc-error of a reply as one line: tag, app-tag, path, message."""
-    out = []
-    for err in reply.iter(_qn("rpc-error")):
-        parts = [err.findtext(_qn("error-tag")) or "?"]
-        if app_tag := err.findtext(_qn("error-app-tag")):
-            parts.append(f"app-tag {app_tag}")
-        if path := err.findtext(_qn("error-path")):
-            parts.append(f"path {path.strip()}")
-        if message := err.findtext(_qn("error-message")):
-            parts.append(message.strip())
-        out.append(": ".join(parts))
-    return out
-
-
-class Netconf:
-    """A synchronous NETCONF session: one request, one reply, nothing in between."""
-
-    def __init__(self, channel: ByteChannel, *, allow_base11: bool = True) -> None:
-        self._chan = channel
-        self._reader = FrameReader(channel.recv)
-        self._message_id = 0
-        self.server_capabilities: tuple[str, ...] = ()
-        self.session_id = ""
-        self.chunked = False
-        self.cipher = channel.cipher
-        self._hello(allow_base11)
-
-    @classmethod
-    def connect(cls, backend: str, target: Target, *, allow_base11: bool = True) -> Netconf:
-        channel = BACKENDS[backend](target)
-        try:
-            return cls(channel, allow_base11=allow_base11)
-        except BaseException:
-            channel.close()
-            raise
-
-    def _hello(self, allow_base11: bool) -> None:
-        caps = [BASE_1_0, BASE_1_1] if allow_base11 else [BASE_1_0]
-        body = "".join(f"<capability>{c}</capability>" for c in caps)
-        hello = f'<hello xmlns="{BASE_NS}"><capabilities>{body}</capabilities></hello>'
-        self._chan.send(frame(hello.encode(), chunked=False))
-        root = _parse(self._reader.read_eom(), "hello")
-        self.server_capabilities = tuple(
-            (c.text or "").strip() for c in root.iter(_qn("capability"))
-        )
-        self.session_id = root.findtext(_qn("session-id")) or ""
-        self.chunked = allow_base11 and BASE_1_1 in self.server_capabilities
-
-    def rpc_raw(self, operation: str) -> tuple[int, bytes]:
-        """Send one operation; return (ns from send until the whole reply arrived, reply)."""
-        self._message_id += 1
-        msg = f'<rpc xmlns="{BASE_NS}" message-id="{self._message_id}">{operation}</rpc>'
-        data = frame(msg.encode(), self.chunked)
-        start = time.perf_counter_ns()
-        self._chan.send(data)
-        raw = self._reader.read_chunked() if self.chunked else self._reader.read_eom()
-        return time.perf_counter_ns() - start, raw
-
-    def rpc(self, operation: str, what: str) -> tuple[int, etree._Element]:
-        """One RPC that must succeed: (elapsed ns, parsed reply)."""
-        elapsed, raw = self.rpc_raw(operation)
-        reply = _parse(raw, what)
-        if reply.tag != _qn("rpc-reply") or reply.get("message-id") != str(self._message_id):
-            raise BenchError(f"{what}: expected rpc-reply {self._message_id}, got {raw[:200]!r}")
-        if errors := rpc_errors(reply):
-            raise BenchError(f"{what} failed: " + "; ".join(errors))
-        return elapsed, reply
-
-    def close(self) -> None:
-        """close-session, then the SSH connection."""
-        try:
-            self.rpc("<close-session/>", "close-session")
-        finally:
-            self._chan.close()
-
-
-def _parse(raw: bytes, what: str) -> etree._Element:
-    try:
-        return etree.fromstring(raw.strip(), _PARSER)
-    except etree.XMLSyntaxError as exc:
-        raise BenchError(f"unparsable {what} reply: {exc}: {raw[:200]!r}") from None
 
 
 # -- model templates ------------------------------------------------------------------------
@@ -466,8 +116,10 @@ class Template:
             raise BenchError(f"template {path}: {exc}") from None
         missing = [k for k in ("namespace", "parent", "entry") if not raw.get(k)]
         if missing or "{entries}" not in raw.get("parent", ""):
-            raise BenchError(f"template {path}: needs namespace, entry and a parent "
-                             f"with {{entries}} (missing: {', '.join(missing) or 'none'})")
+            raise BenchError(
+                f"template {path}: needs namespace, entry and a parent "
+                f"with {{entries}} (missing: {', '.join(missing) or 'none'})"
+            )
         return cls._build(path, raw)
 
     @classmethod
@@ -480,8 +132,10 @@ class Template:
         if first is None or len(first) == 0:
             raise BenchError(f"template {path}: the entry must be one element with children")
         if etree.QName(first).namespace != raw["namespace"]:
-            raise BenchError(f"template {path}: the entry's namespace is "
-                             f"{etree.QName(first).namespace!r}, not {raw['namespace']!r}")
+            raise BenchError(
+                f"template {path}: the entry's namespace is "
+                f"{etree.QName(first).namespace!r}, not {raw['namespace']!r}"
+            )
         keys = tuple(raw.get("keys") or [etree.QName(first[0]).localname])
         tags = [el.tag for el in reversed(list(first.iterancestors()))] + [first.tag]
         return cls(
@@ -507,7 +161,7 @@ class Template:
         holder = marker.getparent()
         assert holder is not None
         holder.remove(marker)
-        holder.set(_qn("operation"), "remove")
+        holder.set(qn("operation"), "remove")
         return str(etree.tostring(root, encoding="unicode"))
 
     def remove_entry(self, i: int) -> str:
@@ -519,7 +173,7 @@ class Template:
         for child in list(entry):
             if etree.QName(child).localname not in self.keys:
                 entry.remove(child)
-        entry.set(_qn("operation"), "remove")
+        entry.set(qn("operation"), "remove")
         return str(etree.tostring(root, encoding="unicode"))
 
     def count(self, data: etree._Element) -> int:
@@ -600,8 +254,15 @@ class Plan:
 class Bench:
     """Runs the phases over one long-lived session and collects the rows."""
 
-    def __init__(self, backend: str, target: Target, template: Template, plan: Plan,
-                 *, allow_base11: bool = True) -> None:
+    def __init__(
+        self,
+        backend: str,
+        target: Target,
+        template: Template,
+        plan: Plan,
+        *,
+        allow_base11: bool = True,
+    ) -> None:
         self.backend, self.target, self.template, self.plan = backend, target, template, plan
         self.allow_base11 = allow_base11
         self.rows: dict[str, Row] = {}
@@ -623,8 +284,10 @@ class Bench:
     # -- operations --
 
     def edit(self, config_xml: str, what: str) -> int:
-        op = (f"<edit-config><target><{self.datastore}/></target>"
-              f"<config>{config_xml}</config></edit-config>")
+        op = (
+            f"<edit-config><target><{self.datastore}/></target>"
+            f"<config>{config_xml}</config></edit-config>"
+        )
         return self.nc.rpc(op, what)[0]
 
     def commit(self) -> int:
@@ -638,10 +301,12 @@ class Bench:
         return parts if self.datastore == "candidate" else parts[:1]
 
     def get_config(self, expect: int) -> int:
-        op = (f'<get-config><source><running/></source><filter type="subtree">'
-              f"{self.template.filter}</filter></get-config>")
+        op = (
+            f'<get-config><source><running/></source><filter type="subtree">'
+            f"{self.template.filter}</filter></get-config>"
+        )
         elapsed, reply = self.nc.rpc(op, "get-config")
-        data = reply.find(_qn("data"))
+        data = reply.find(qn("data"))
         got = 0 if data is None else self.template.count(data)
         if got != expect:
             raise BenchError(f"get-config returned {got} entries, expected {expect}")
@@ -705,8 +370,11 @@ class Bench:
         row = self.row(name, 1, size, rate=True)
         for k in range(self.plan.repeat * self.plan.ops):
             i = size + k
-            row.add(*self.edit_commit(self.template.config(self.template.entries(i, 1)),
-                                      "one-entry edit-config"))
+            row.add(
+                *self.edit_commit(
+                    self.template.config(self.template.entries(i, 1)), "one-entry edit-config"
+                )
+            )
             self.edit_commit(self.template.remove_entry(i), "removal of one entry")
 
     def bulk(self, n: int) -> None:
@@ -725,12 +393,18 @@ class Bench:
             ("warm-up", self.warm_up),
             ("session set-up", self.session_setup),
             ("get-config, small datastore", self.get_config_small),
-            ("one-entry edit, small datastore",
-             lambda: self.one_entry("edit-commit-one-small", self.plan.small)),
+            (
+                "one-entry edit, small datastore",
+                lambda: self.one_entry("edit-commit-one-small", self.plan.small),
+            ),
         ]
         steps += [(f"bulk {n}", functools.partial(self.bulk, n)) for n in self.plan.bulk]
-        steps.append(("one-entry edit, large datastore",
-                      lambda: self.one_entry("edit-commit-one-large", self.plan.large)))
+        steps.append(
+            (
+                "one-entry edit, large datastore",
+                lambda: self.one_entry("edit-commit-one-large", self.plan.large),
+            )
+        )
         try:
             for label, step in steps:
                 progress(label)
@@ -782,15 +456,18 @@ def report(bench: Bench, *, quick: bool) -> dict[str, Any]:
 def table(result: dict[str, Any]) -> str:
     """The plain-text table: one line per row, indented lines for its parts."""
     ref = not result["plan"]["quick"]
-    head = (f"{'row':<24}{'n':>7}{'store':>7}{'samples':>8}{'min ms':>10}{'median ms':>11}"
-            f"{'max ms':>10}{'ops/s':>9}" + (f"  {'netopeer2 median ms':>19}" if ref else ""))
+    head = (
+        f"{'row':<24}{'n':>7}{'store':>7}{'samples':>8}{'min ms':>10}{'median ms':>11}"
+        f"{'max ms':>10}{'ops/s':>9}" + (f"  {'netopeer2 median ms':>19}" if ref else "")
+    )
     lines = [_title(result), head, "-" * len(head)]
     for name, row in result["rows"].items():
         store = "" if row["store"] is None else str(row["store"])
         ops = f"{row['ops_per_s']:.1f}" if "ops_per_s" in row else ""
         refcol = f"  {REFERENCE.get(name, ''):>19}" if ref else ""
-        lines.append(f"{name:<24}{row['n']:>7}{store:>7}{row['samples']:>8}"
-                     f"{_stats(row)}{ops:>9}{refcol}")
+        lines.append(
+            f"{name:<24}{row['n']:>7}{store:>7}{row['samples']:>8}{_stats(row)}{ops:>9}{refcol}"
+        )
         for part, stats in row.get("parts", {}).items():
             lines.append(f"{'  ' + part:<46}{_stats(stats)}")
     for name, ratio in result["ratios"].items():
@@ -800,9 +477,11 @@ def table(result: dict[str, Any]) -> str:
 
 def _title(result: dict[str, Any]) -> str:
     srv = result["server"]
-    return (f"NETCONF bench: {srv['host']}:{srv['port']}, template {result['template']}, "
-            f"{srv['datastore']}{' + commit' if srv['datastore'] == 'candidate' else ''}, "
-            f"{srv['framing']}, ssh {result['client']['ssh']}, repeat {result['plan']['repeat']}")
+    return (
+        f"NETCONF bench: {srv['host']}:{srv['port']}, template {result['template']}, "
+        f"{srv['datastore']}{' + commit' if srv['datastore'] == 'candidate' else ''}, "
+        f"{srv['framing']}, ssh {result['client']['ssh']}, repeat {result['plan']['repeat']}"
+    )
 
 
 def _stats(stats: dict[str, float]) -> str:
@@ -827,22 +506,44 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     pw = p.add_mutually_exclusive_group(required=True)
     pw.add_argument("--password")
     pw.add_argument("--password-file", type=Path, help="file whose first line is the password")
-    pw.add_argument("--key-file", type=Path,
-                    help="private key for public-key authentication instead of a password")
-    p.add_argument("--template", type=Path, required=True,
-                   help="model template (TOML or JSON) naming the list to fill")
+    pw.add_argument(
+        "--key-file",
+        type=Path,
+        help="private key for public-key authentication instead of a password",
+    )
+    p.add_argument(
+        "--template",
+        type=Path,
+        required=True,
+        help="model template (TOML or JSON) naming the list to fill",
+    )
     p.add_argument("--repeat", type=int, help="repetitions of each row (default 5; 2 with --quick)")
-    p.add_argument("--ops", type=int, help="samples per repetition of the cheap rows "
-                   "(default 10; 3 with --quick)")
-    p.add_argument("--warmup", type=int, help="untimed one-entry edit rounds before measuring "
-                   "(default 50; 5 with --quick; 0 for none)")
-    p.add_argument("--quick", action="store_true",
-                   help="smaller sizes (100 and 1,000 entries) and fewer samples, for CI")
-    p.add_argument("--ssh", choices=sorted(BACKENDS), default=_default_backend(),
-                   help="SSH library for the client (default paramiko if installed: its "
-                   "round trips measured lowest)")
-    p.add_argument("--base10", action="store_true",
-                   help="offer only base:1.0 (end-of-message framing)")
+    p.add_argument(
+        "--ops",
+        type=int,
+        help="samples per repetition of the cheap rows (default 10; 3 with --quick)",
+    )
+    p.add_argument(
+        "--warmup",
+        type=int,
+        help="untimed one-entry edit rounds before measuring "
+        "(default 50; 5 with --quick; 0 for none)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smaller sizes (100 and 1,000 entries) and fewer samples, for CI",
+    )
+    p.add_argument(
+        "--ssh",
+        choices=sorted(BACKENDS),
+        default=_default_backend(),
+        help="SSH library for the client (default paramiko if installed: its "
+        "round trips measured lowest)",
+    )
+    p.add_argument(
+        "--base10", action="store_true", help="offer only base:1.0 (end-of-message framing)"
+    )
     p.add_argument("--timeout", type=float, default=30.0, help="connect timeout in seconds")
     p.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     args = p.parse_args(argv)
@@ -883,10 +584,16 @@ def _password(args: argparse.Namespace) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        target = Target(args.host, args.port, args.user, _password(args), args.key_file,
-                        args.timeout)
-        bench = Bench(args.ssh, target, Template.load(args.template), _plan(args),
-                      allow_base11=not args.base10)
+        target = Target(
+            args.host, args.port, args.user, _password(args), args.key_file, args.timeout
+        )
+        bench = Bench(
+            args.ssh,
+            target,
+            Template.load(args.template),
+            _plan(args),
+            allow_base11=not args.base10,
+        )
         bench.run(lambda label: print(f"bench: {label}", file=sys.stderr, flush=True))
     except BenchError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)

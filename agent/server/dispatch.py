@@ -1,5 +1,5 @@
 """The RPC pipeline (netopeer2's np2srv_rpc_cb): envelope and message-id, handler lookup by
-(namespace, name), call, audit, reply.
+(namespace, name), YANG input check, call, audit, reply.
 
 Handlers are registered at start-up: the base operations from ``server/operations.py`` and
 the PKI RPCs from ``ops``.  A handler receives the operation element and an RpcContext,
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from agent import xmlutil
+from agent.datastore.rpcinput import check_input
 from agent.errors import (
     MissingAttribute,
     MissingElement,
@@ -90,7 +91,8 @@ async def dispatch(registry: Registry, rpc: Element, ctx: RpcContext) -> Element
             raise OperationNotSupported(
                 f"operation <{xmlutil.split(op)[1]}> is not supported by this agent"
             )
-        _, handler = found
+        key, handler = found
+        _check_input(key, op, ctx)
         result = await _call(handler, op, ctx)
     except (RpcError, RpcErrors) as exc:
         _audit(registry, rpc, ctx, "failed", exc)
@@ -109,6 +111,14 @@ async def _call(handler: Handler, op: Element, ctx: RpcContext) -> HandlerResult
     if inspect.isawaitable(result):
         return await result
     return result
+
+
+def _check_input(key: tuple[str, str], op: Element, ctx: RpcContext) -> None:
+    """Check the input of an RPC that the YANG modules define (the base operations are not
+    in the schema; their handlers parse their own parameters)."""
+    rpc = ctx.datastore.schema.rpcs.get(key)
+    if rpc is not None and rpc.input is not None:
+        RpcErrors.raise_if_any(check_input(rpc.input, op, ctx.datastore.validator))
 
 
 def _operation(rpc: Element) -> Element:
