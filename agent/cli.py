@@ -14,10 +14,12 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from agent import ops
 from agent.clock import SystemClock
 from agent.datastore import schema as schema_mod
 from agent.datastore.persist import atomic_write
 from agent.datastore.store import Datastore
+from agent.pki import KeyStore
 from agent.server import auth, capabilities, operations, transport
 from agent.server.dispatch import Registry
 from agent.server.service import NetconfService
@@ -96,6 +98,7 @@ async def serve(args: argparse.Namespace, config: Config) -> int:
     datastore.load()
     registry = Registry()
     operations.register(registry)
+    ops.register(registry, datastore, KeyStore(state_dir / "keys", SystemClock()))
     sessions = Sessions()
     service = NetconfService(
         datastore,

@@ -21,7 +21,7 @@ for a list entry without all its keys (RFC 7950 §7.8.6); data-exists, data-miss
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -29,7 +29,15 @@ from typing import Any
 from lxml import etree
 
 from agent.datastore.journal import Journal
-from agent.datastore.schema import Kind, Schema, SchemaNode, TypeSpec
+from agent.datastore.schema import Kind, Schema, SchemaNode
+from agent.datastore.stored import (
+    Canon,
+    NsMap,
+    Value,
+    declarations,
+    key_node,
+    make,
+)
 from agent.errors import (
     BadAttribute,
     BadElement,
@@ -63,7 +71,6 @@ class ErrorOption(StrEnum):
 
 
 ValueChecker = Callable[[SchemaNode, str, Mapping[str | None, str]], RpcError | None]
-_NsMap = Mapping[str | None, str]
 
 
 @dataclass
@@ -101,17 +108,6 @@ def apply_edit(
     return editor.result
 
 
-def bind_module_prefixes(schema: Schema, target: Element) -> None:
-    """Rebuild the top-level nodes of data that did not come from this engine (an inline
-    copy-config source, a hand-written file) so each binds its modules' prefixes, as data
-    the engine creates does (see _Editor._binds_module_prefixes).  Done once when such data
-    enters a datastore, not on every edit: the check walks the whole tree."""
-    editor = _Editor(schema, ErrorOption.STOP_ON_ERROR, None, Journal())
-    for top in children(target):
-        if not editor._binds_module_prefixes(top):
-            target.replace(top, editor._clone_into(None, top, _inherited(top), bind=True))
-
-
 _OPERATION = qname(BASE_NS, "operation")
 _INSERT = qname(YANG_NS, "insert")
 _KEY = qname(YANG_NS, "key")
@@ -128,18 +124,7 @@ _APP = ErrorType.APPLICATION
 _PREDICATE = re.compile(
     r"""\[\s*(?:[A-Za-z_][\w.-]*:)?([A-Za-z_][\w.-]*)\s*=\s*(?:'([^']*)'|"([^"]*)")\s*\]"""
 )
-# A quoted literal (left alone) or a prefix before ':' in an instance-identifier.
-_IID_TOKEN = re.compile(r"""'[^']*'|"[^"]*"|([A-Za-z_][\w.-]*):""")
-
 _InsertSpec = tuple[str, Element | None]
-
-
-@dataclass(frozen=True, slots=True)
-class _Value:
-    """A value as stored: canonical text plus the prefix declarations that text needs."""
-
-    text: str
-    nsmap: Mapping[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +150,7 @@ class _Editor:
         journal: Journal,
     ) -> None:
         self.schema = schema
+        self.canon = Canon(schema)
         self.journal = journal
         self.keep_going = error_option is ErrorOption.CONTINUE_ON_ERROR
         self.check_value = check_value
@@ -247,7 +233,7 @@ class _Editor:
 
         def build(old: Element | None) -> Element | None:
             value = self._value(s.sn, s.e, s.path)
-            same = old is not None and self._stored(s.sn, old) == value.text
+            same = old is not None and self.canon.stored(s.sn, old) == value.text
             return None if same else self._new(s.sn, s.dp.nsmap, value)
 
         return self._single(s, build)
@@ -291,7 +277,7 @@ class _Editor:
         def build(old: Element | None) -> Element | None:
             new = self._new(s.sn, s.dp.nsmap)
             for c in children(s.e):
-                self._clone_into(new, c, s.e.nsmap, bind=False)
+                self.canon.clone_into(new, c, s.e.nsmap, bind=False)
             return None if old is not None and _shape(old) == _shape(new) else new
 
         return self._single(s, build)
@@ -494,7 +480,7 @@ class _Editor:
 
     def _anchor(self, s: _Step, ref: str) -> Element | None:
         if s.sn.kind is Kind.LEAF_LIST:
-            value = self._canonical(s.sn, ref.strip(), s.e.nsmap)
+            value = self.canon.canonical(s.sn, ref.strip(), s.e.nsmap)
             return None if value is None else self._find_value(s.sn, s.dp, value.text)
         given = _parse_predicates(ref)
         if given is None or sorted(given) != sorted(s.sn.keys):
@@ -502,13 +488,13 @@ class _Editor:
                 BadAttribute, f"key {ref!r} is not a predicate on each key of {s.sn.name}",
                 info=[("bad-attribute", "key"), ("bad-element", s.sn.name)], error_type=_APP,
             )
-        values = [self._canonical(_key_node(s.sn, k), given[k], s.e.nsmap) for k in s.sn.keys]
+        values = [self.canon.canonical(key_node(s.sn, k), given[k], s.e.nsmap) for k in s.sn.keys]
         texts = tuple(v.text for v in values if v is not None)
         return self._find_entry(s.sn, s.dp, texts) if len(texts) == len(values) else None
 
     # -- values ----------------------------------------------------------------------------
 
-    def _keys(self, s: _Step) -> list[tuple[str, _Value]]:
+    def _keys(self, s: _Step) -> list[tuple[str, Value]]:
         """The entry's key values; each key must be present and only identify the entry."""
         out = []
         for k in s.sn.keys:
@@ -518,7 +504,7 @@ class _Editor:
                     MissingElement, f"list entry without its key {k}",
                     info=[("bad-element", k)], error_type=_APP,
                 )
-            ksn = _key_node(s.sn, k)
+            ksn = key_node(s.sn, k)
             kpath = f"{s.path}/{ksn.prefix}:{k}"
             key = _Step(ksn, s.dp, kel, _operation(kel, Operation.MERGE, ksn, kpath), kpath)
             if key.op in _NOT_ON_KEYS:
@@ -530,7 +516,7 @@ class _Editor:
             out.append((k, self._value(ksn, kel, key.path)))
         return out
 
-    def _value(self, sn: SchemaNode, e: Element, path: str) -> _Value:
+    def _value(self, sn: SchemaNode, e: Element, path: str) -> Value:
         text = (e.text or "").strip()
         if self.check_value is not None:
             err = self.check_value(sn, text, e.nsmap)
@@ -538,7 +524,7 @@ class _Editor:
                 if err.path is None:
                     err.path, err.path_ns = path, _path_ns(sn)
                 raise err
-        value = self._canonical(sn, text, e.nsmap)
+        value = self.canon.canonical(sn, text, e.nsmap)
         if value is None:
             raise _error(
                 InvalidValue, f"{text!r} uses a prefix or identity that does not resolve", sn,
@@ -546,123 +532,42 @@ class _Editor:
             )
         return value
 
-    def _canonical(self, sn: SchemaNode, text: str, nsmap: _NsMap) -> _Value | None:
-        """``text`` as stored; None when a prefixed-only type does not resolve."""
-        kinds = _prefixed_kinds(sn.type)
-        if "identityref" in kinds and (value := self._identity(text, nsmap)) is not None:
-            return value
-        if "instance-identifier" in kinds and (value := self._iid(text, nsmap)) is not None:
-            return value
-        if kinds and sn.type is not None and sn.type.base != "union":
-            return None
-        return _Value(text, {})
-
-    def _identity(self, text: str, nsmap: _NsMap) -> _Value | None:
-        """RFC 7950 §9.10.3: no prefix means the default namespace in scope."""
-        prefix, _, name = text.rpartition(":")
-        ns = nsmap.get(prefix or None)
-        ident = self.schema.identities.get((ns, name)) if ns else None
-        if ident is None:
-            return None
-        return _Value(f"{ident.prefix}:{name}", {ident.prefix: ident.namespace})
-
-    def _iid(self, text: str, nsmap: _NsMap) -> _Value | None:
-        """RFC 7950 §9.13.2: every node name is prefixed; each prefix becomes the module's."""
-        declared: dict[str, str] = {}
-        parts: list[str] = []
-        last = 0
-        for m in _IID_TOKEN.finditer(text):
-            if m.group(1) is None:
-                continue
-            ns = nsmap.get(m.group(1))
-            module = self.schema.module_by_namespace(ns) if ns else None
-            if module is None:
-                return None
-            declared[module.prefix] = module.namespace
-            parts += [text[last : m.start()], module.prefix, ":"]
-            last = m.end()
-        if not text.startswith("/") or not declared:
-            return None
-        return _Value("".join([*parts, text[last:]]), declared)
-
-    def _stored(self, sn: SchemaNode, el: Element | None) -> str | None:
-        if el is None:
-            return None
-        text = (el.text or "").strip()
-        if not _prefixed_kinds(sn.type):
-            return text  # skip el.nsmap, which walks every ancestor
-        value = self._canonical(sn, text, el.nsmap)
-        return None if value is None else value.text
-
-    def _key_of(self, sn: SchemaNode, entry: Element) -> tuple[str | None, ...]:
-        return tuple(
-            self._stored(_key_node(sn, k), entry.find(qname(sn.namespace, k))) for k in sn.keys
-        )
-
     def _find_entry(self, sn: SchemaNode, dp: Element, keys: tuple[str, ...]) -> Element | None:
-        index = self.journal.index
-        if index is not None:
-            return index.find(dp, sn.qname, lambda c: self._key_of(sn, c), keys)
-        return next((c for c in dp.iterchildren(sn.qname) if self._key_of(sn, c) == keys), None)
+        return self._find(sn, dp, lambda c: self.canon.key_of(sn, c), keys)
 
     def _find_value(self, sn: SchemaNode, dp: Element, text: str) -> Element | None:
+        return self._find(sn, dp, lambda c: self.canon.stored(sn, c), text)
+
+    def _find(
+        self, sn: SchemaNode, dp: Element, keyfn: Callable[[Element], Hashable], key: Hashable
+    ) -> Element | None:
+        """The child of ``dp`` of ``sn`` whose key is ``key``: through the tree's index when
+        the journal has one (store.py), else by a scan."""
         index = self.journal.index
         if index is not None:
-            return index.find(dp, sn.qname, lambda c: self._stored(sn, c), text)
-        return next((c for c in dp.iterchildren(sn.qname) if self._stored(sn, c) == text), None)
+            return index.find(dp, sn.qname, keyfn, key)
+        return next((c for c in dp.iterchildren(sn.qname) if keyfn(c) == key), None)
 
     # -- namespaces ------------------------------------------------------------------------
 
     def _new(
-        self, sn: SchemaNode, scope: _NsMap, value: _Value | None = None,
+        self, sn: SchemaNode, scope: NsMap, value: Value | None = None,
         parent: Element | None = None,
     ) -> Element:
         """A new element, detached or under ``parent``, for a place where ``scope`` is in
         scope, with the declarations _declarations says it needs there (lxml drops any
         other when the caller attaches it, through the journal)."""
-        el = _make(parent, sn.qname, {}, _declarations(sn, scope, value))
+        el = make(parent, sn.qname, {}, declarations(sn, scope, value))
         if value is not None and value.text:
             el.text = value.text
         return el
 
-    def _new_entry(self, sn: SchemaNode, dp: Element, keys: list[tuple[str, _Value]]) -> Element:
+    def _new_entry(self, sn: SchemaNode, dp: Element, keys: list[tuple[str, Value]]) -> Element:
         entry = self._new(sn, dp.nsmap)
-        inner = {**dp.nsmap, **_declarations(sn, dp.nsmap)}
+        inner = {**dp.nsmap, **declarations(sn, dp.nsmap)}
         for k, value in keys:
-            self._new(_key_node(sn, k), inner, value, entry)
+            self._new(key_node(sn, k), inner, value, entry)
         return entry
-
-    def _binds_module_prefixes(self, top: Element) -> bool:
-        """Whether each element with children that declares a module's namespace also binds
-        the module's prefix to it, as elements this engine creates do.  lxml drops a moved
-        element's declaration of a namespace in scope under any prefix (the default too), so
-        the ``ex:`` of a stored ``ex:rsa`` survives moves only if an ancestor binds ``ex``.
-        Hand-written data may not: edit_root rebuilds it once, by creation."""
-        for el in top.iter():
-            if not isinstance(el.tag, str) or not len(el):
-                continue
-            for ns in _own_ns(el).values():
-                module = self.schema.module_by_namespace(ns)
-                if module is not None and el.nsmap.get(module.prefix) != ns:
-                    return False
-        return True
-
-    def _clone_into(
-        self, parent: Element | None, el: Element, scope: _NsMap, *, bind: bool
-    ) -> Element:
-        """Copy ``el`` (detached or under ``parent``) by creating elements, never moving
-        them, with the declarations made inside the copy and not in ``scope``; with
-        ``bind``, also each module's prefix for its namespace (see _binds_module_prefixes)."""
-        nsmap = {p: ns for p, ns in el.nsmap.items() if scope.get(p) != ns}
-        for ns in list(nsmap.values()) if bind else ():
-            module = self.schema.module_by_namespace(ns)
-            if module is not None:
-                nsmap.setdefault(module.prefix, ns)
-        copy = _make(parent, el.tag, {str(k): str(v) for k, v in el.attrib.items()}, nsmap)
-        copy.text = el.text
-        for c in children(el):
-            self._clone_into(copy, c, el.nsmap, bind=bind).tail = c.tail
-        return copy
 
 
 # -- helpers without state -------------------------------------------------------------------
@@ -725,23 +630,6 @@ def _is_key(ps: SchemaNode, e: Element) -> bool:
     return ns == ps.namespace and name in ps.keys
 
 
-def _key_node(sn: SchemaNode, key: str) -> SchemaNode:
-    node = sn.child(sn.namespace, key)
-    assert node is not None, f"schema.py compiled list {sn.name} without its key {key}"
-    return node
-
-
-def _prefixed_kinds(t: TypeSpec | None) -> set[str]:
-    """Which of identityref / instance-identifier a type may hold (values with prefixes)."""
-    if t is None:
-        return set()
-    if t.base == "leafref" and t.leafref_target is not None:
-        return _prefixed_kinds(t.leafref_target.type)
-    if t.base == "union":
-        return set().union(*(_prefixed_kinds(m) for m in t.members))
-    return {t.base} & {"identityref", "instance-identifier"}
-
-
 def _parse_predicates(ref: str) -> dict[str, str] | None:
     """``[p:a='1'][p:b="2"]`` -> {a: 1, b: 2}; None unless the whole text parses."""
     out: dict[str, str] = {}
@@ -779,40 +667,6 @@ def _path_ns(sn: SchemaNode | None) -> dict[str, str]:
         out[sn.prefix] = sn.namespace
         sn = sn.parent
     return out
-
-
-def _make(parent: Element | None, tag: str, attrib: Mapping[str, str], nsmap: _NsMap) -> Element:
-    """Create an element; lxml keeps a created element's declarations, a moved one loses
-    those of namespaces already in scope."""
-    if parent is None:
-        return etree.Element(tag, attrib, nsmap or None)  # type: ignore[arg-type]
-    return etree.SubElement(parent, tag, attrib, nsmap or None)  # type: ignore[arg-type]
-
-
-def _declarations(sn: SchemaNode, scope: _NsMap, value: _Value | None = None) -> _NsMap:
-    """What a new node of ``sn`` declares where ``scope`` is in scope: where the namespace
-    changes, it as the default and, for a node that can have children, the module's prefix
-    for it (see _Editor._binds_module_prefixes); a value's prefixes not in scope yet (lxml
-    keeps a moved leaf's declaration of a namespace not in scope, so the leaf may move)."""
-    nsmap: dict[str | None, str] = {}
-    if scope.get(None) != sn.namespace:
-        nsmap[None] = sn.namespace
-        if sn.kind not in (Kind.LEAF, Kind.LEAF_LIST):
-            nsmap[sn.prefix] = sn.namespace
-    if value is not None:
-        nsmap.update((p, ns) for p, ns in value.nsmap.items() if scope.get(p) != ns)
-    return nsmap
-
-
-def _inherited(el: Element) -> _NsMap:
-    parent = el.getparent()
-    return parent.nsmap if parent is not None else {}
-
-
-def _own_ns(el: Element) -> dict[str | None, str]:
-    """The namespace declarations ``el`` makes itself (lxml only shows those in scope)."""
-    inherited = _inherited(el)
-    return {p: ns for p, ns in el.nsmap.items() if inherited.get(p) != ns}
 
 
 def _shape(el: Element) -> tuple[object, ...]:

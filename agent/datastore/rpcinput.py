@@ -81,7 +81,9 @@ def _missing(schema: SchemaNode, present: set[str], cases: dict[int, SchemaNode]
     errors: list[RpcError] = [
         _error(MissingElement, node, "is mandatory")
         for node in schema.children.values()
-        if node.kind is Kind.LEAF and node.mandatory and not node.choice_path
+        if node.kind is Kind.LEAF
+        and node.mandatory
+        and not node.choice_path
         and node.name not in present
     ]
     errors.extend(
@@ -98,9 +100,7 @@ def _missing(schema: SchemaNode, present: set[str], cases: dict[int, SchemaNode]
 
 
 def _case_names(choice: SchemaNode) -> str:
-    return ", ".join(
-        f"<{n.name}>" for n in choice.walk() if n.kind in _VALUE_KINDS | _INNER_KINDS
-    )
+    return ", ".join(f"<{n.name}>" for n in choice.walk() if n.kind in _VALUE_KINDS | _INNER_KINDS)
 
 
 def _unknown(schema: SchemaNode, child: Element) -> RpcError:

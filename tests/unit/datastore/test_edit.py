@@ -19,11 +19,11 @@ from agent.datastore.edit import (
     Operation,
     ValueChecker,
     apply_edit,
-    bind_module_prefixes,
 )
 from agent.datastore.index import EntryIndex
 from agent.datastore.journal import Journal
 from agent.datastore.schema import Kind, Schema, SchemaNode
+from agent.datastore.stored import bind_module_prefixes
 from agent.errors import InvalidValue, RpcError
 from agent.xmlutil import Element, children, parse, split
 from tests.xmlcompare import render

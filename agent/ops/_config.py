@@ -1,0 +1,69 @@
+"""Readers of the PKI config in a datastore tree: what /keys declares and which trustpoints
+name which key.
+
+Why one place: the RPC handlers (zeroize-key refusals), the commit subscriber (key removal)
+and the state renderer (used-by) must agree on what "declared" and "in use" mean.  Values
+absent from config take the YANG defaults, which the engine's defaults equal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agent import xmlutil
+from agent.pki import KeyAlgorithm, KeyUsage
+from agent.xmlutil import Element
+
+KEYS_NS = "urn:netconf-pki-agent:yang:npa-pki-keys"
+TP_NS = "urn:netconf-pki-agent:yang:npa-pki-trustpoints"
+TYPES_NS = "urn:netconf-pki-agent:yang:npa-pki-types"
+KEYS_PREFIX = "pki-keys"
+TYPES_PREFIX = "pki-types"
+
+
+@dataclass(frozen=True, slots=True)
+class DeclaredKey:
+    """One /keys/key entry with its defaults filled in."""
+
+    label: str
+    algorithm: KeyAlgorithm = KeyAlgorithm.RSA
+    modulus: int = 2048
+    usage: KeyUsage = KeyUsage.GENERAL_KEYS
+
+
+def identity_name(text: str) -> str:
+    """The local name of an identityref value (``pki-types:rsa`` -> ``rsa``); the validator
+    has already checked that the prefix names the right module."""
+    return text.rpartition(":")[2]
+
+
+def declared_keys(root: Element) -> dict[str, DeclaredKey]:
+    """Every /keys/key of ``root`` by label."""
+    out: dict[str, DeclaredKey] = {}
+    for entry in root.iterfind(f"{{{KEYS_NS}}}keys/{{{KEYS_NS}}}key"):
+        leaves = {xmlutil.split(c)[1]: xmlutil.text_of(c) for c in xmlutil.children(entry)}
+        label = leaves["label"]
+        out[label] = DeclaredKey(
+            label,
+            KeyAlgorithm(identity_name(leaves.get("algorithm", "rsa"))),
+            int(leaves.get("modulus", "2048")),
+            KeyUsage(leaves.get("usage", "general-keys")),
+        )
+    return out
+
+
+def key_users(root: Element) -> dict[str, list[str]]:
+    """Trustpoint names by the key-label they name, in config order."""
+    users: dict[str, list[str]] = {}
+    for tp in root.iterfind(f"{{{TP_NS}}}trustpoints/{{{TP_NS}}}trustpoint"):
+        label = tp.findtext(f"{{{TP_NS}}}key-label")
+        name = tp.findtext(f"{{{TP_NS}}}name")
+        if label and name:
+            users.setdefault(label.strip(), []).append(name.strip())
+    return users
+
+
+def key_entry_path(label: str) -> tuple[str, dict[str, str]]:
+    """The error-path of a /keys/key entry and the namespaces its prefixes need."""
+    p = KEYS_PREFIX
+    return f"/{p}:keys/{p}:key[{p}:label='{label}']", {p: KEYS_NS}
