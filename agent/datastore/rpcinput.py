@@ -34,7 +34,8 @@ def _check_level(
     schema: SchemaNode, element: Element, validator: Validator, errors: list[RpcError]
 ) -> None:
     """One level of the input tree: the children present, then what is missing."""
-    cases: dict[int, SchemaNode] = {}
+    cases: dict[SchemaNode, SchemaNode] = {}
+    seen: set[SchemaNode] = set()
     for child in xmlutil.children(element):
         node = _schema_child(schema, child)
         if node is None:
@@ -42,6 +43,9 @@ def _check_level(
             continue
         if _second_case(node, cases):
             errors.append(_error(BadElement, node, "is in another case of a choice already given"))
+        if node in seen and node.kind in (Kind.LEAF, Kind.CONTAINER):
+            errors.append(_error(BadElement, node, "is given twice"))  # RFC 7950 7.6
+        seen.add(node)
         if node.kind in _VALUE_KINDS:
             _check_value(node, child, validator, errors)
         elif node.kind in _INNER_KINDS:
@@ -57,11 +61,11 @@ def _schema_child(schema: SchemaNode, child: Element) -> SchemaNode | None:
     return schema.child(ns or schema.namespace, name)
 
 
-def _second_case(node: SchemaNode, cases: dict[int, SchemaNode]) -> bool:
+def _second_case(node: SchemaNode, cases: dict[SchemaNode, SchemaNode]) -> bool:
     """Record the case ``node`` belongs to; True if its choice already has another case."""
     clash = False
     for choice, case in node.choice_path:
-        seen = cases.setdefault(id(choice), case)
+        seen = cases.setdefault(choice, case)
         clash = clash or seen is not case
     return clash
 
@@ -76,7 +80,9 @@ def _check_value(
         errors.append(bad)
 
 
-def _missing(schema: SchemaNode, present: set[str], cases: dict[int, SchemaNode]) -> list[RpcError]:
+def _missing(
+    schema: SchemaNode, present: set[str], cases: dict[SchemaNode, SchemaNode]
+) -> list[RpcError]:
     """Mandatory leaves outside any choice, and mandatory choices with no case given."""
     errors: list[RpcError] = [
         _error(MissingElement, node, "is mandatory")
@@ -94,7 +100,7 @@ def _missing(schema: SchemaNode, present: set[str], cases: dict[int, SchemaNode]
             info=[("", "bad-element", choice.name)],
         )
         for choice in schema.choices
-        if choice.mandatory and id(choice) not in cases
+        if choice.mandatory and choice not in cases
     )
     return errors
 

@@ -34,7 +34,7 @@ def key(label: str, extra: str = "", op: str = "") -> str:
 
 
 def labels(data: etree._Element) -> list[str]:
-    return data.xpath("//k:key/k:label/text()", namespaces={"k": KEYS})
+    return data.xpath("//k:keys/k:key/k:label/text()", namespaces={"k": KEYS})
 
 
 def running_labels(nc) -> list[str]:

@@ -44,7 +44,7 @@ def keys(*labels: str, op: str = "") -> Element:
 
 
 def labels(tree: Element) -> list[str]:
-    return tree.xpath("//k:key/k:label/text()", namespaces={"k": KEYS})
+    return tree.xpath("/*/k:keys/k:key/k:label/text()", namespaces={"k": KEYS})
 
 
 def snapshot(ds: Datastore) -> tuple[bytes, bytes]:
