@@ -20,6 +20,7 @@ from agent.datastore import schema as schema_mod
 from agent.datastore.persist import atomic_write
 from agent.datastore.store import Datastore
 from agent.pki import KeyStore
+from agent.pki.trustpoints import TrustpointStore
 from agent.server import auth, capabilities, operations, transport
 from agent.server.dispatch import Registry
 from agent.server.service import NetconfService
@@ -98,7 +99,15 @@ async def serve(args: argparse.Namespace, config: Config) -> int:
     datastore.load()
     registry = Registry()
     operations.register(registry)
-    ops.register(registry, datastore, KeyStore(state_dir / "keys", SystemClock()))
+    clock = SystemClock()
+    ops.register(
+        registry,
+        datastore,
+        KeyStore(state_dir / "keys", clock),
+        TrustpointStore(state_dir / "trustpoints", clock),
+        state_dir / "requests",
+        clock,
+    )
     sessions = Sessions()
     service = NetconfService(
         datastore,

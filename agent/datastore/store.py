@@ -79,6 +79,8 @@ class CommitSubscriber(Protocol):
 
 
 StateProvider = Callable[[], list[Element]]
+# Adds config-false nodes inside config entries (a trustpoint's state) to the copy <get> reads.
+StateDecorator = Callable[[Element], None]
 
 
 @dataclass(slots=True)
@@ -116,6 +118,7 @@ class Datastore:
         self._snapshot_bytes = 0
         self._subscribers: list[CommitSubscriber] = []
         self._state_providers: list[StateProvider] = []
+        self._state_decorators: list[StateDecorator] = []
         self._running = empty_root()
         self._candidate = empty_root()
         self._run_index = EntryIndex()
@@ -149,6 +152,10 @@ class Datastore:
     def add_state_provider(self, provider: StateProvider) -> None:
         self._state_providers.append(provider)
 
+    def add_state_decorator(self, decorator: StateDecorator) -> None:
+        """Register a function that adds nested state to the operational copy in place."""
+        self._state_decorators.append(decorator)
+
     # -- reads ---------------------------------------------------------------------------
 
     def tree(self, name: str) -> Element:
@@ -162,6 +169,8 @@ class Datastore:
     def operational(self) -> Element:
         """Running config plus every state provider's nodes, for <get>."""
         out = copy.deepcopy(self._running)
+        for decorate in self._state_decorators:
+            decorate(out)
         for provider in self._state_providers:
             out.extend(provider())
         return out

@@ -7,14 +7,18 @@ the /keys commit subscriber and the keys-state provider to one key store and dat
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Protocol
 
+from agent.clock import Clock
 from agent.datastore.store import Datastore
-from agent.ops._config import KEYS_NS
+from agent.ops._config import KEYS_NS, TP_NS
 from agent.ops.apply import KeySubscriber
 from agent.ops.keys import KeyHandlers
-from agent.ops.state import KeysState
+from agent.ops.state import KeysState, TrustpointsState
+from agent.ops.trustpoints import TrustpointHandlers
 from agent.pki import KeyStore
+from agent.pki.trustpoints import TrustpointStore
 from agent.xmlutil import Element
 
 # ops may not import server/: a handler's context is opaque here (the handlers read what
@@ -30,14 +34,32 @@ class HandlerRegistry(Protocol):
     ) -> None: ...
 
 
-def register(registry: HandlerRegistry, datastore: Datastore, keys: KeyStore) -> None:
-    """Wire the key RPCs (audited), the commit subscriber and keys-state."""
-    handlers = KeyHandlers(keys, datastore)
+def register(
+    registry: HandlerRegistry,
+    datastore: Datastore,
+    keys: KeyStore,
+    certs: TrustpointStore,
+    requests: Path,
+    clock: Clock,
+) -> None:
+    """Wire the key and trustpoint RPCs (audited), the commit subscriber and the state.
+
+    ``requests`` is where offline (terminal) certificate requests are written."""
+    handlers = KeyHandlers(keys, datastore, certs)
     for name, handler in (
         ("generate-key", handlers.generate_key),
         ("zeroize-key", handlers.zeroize_key),
         ("import-key", handlers.import_key),
     ):
         registry.register(KEYS_NS, name, handler, audited=True)
-    datastore.subscribe(KeySubscriber(keys))
+    tp = TrustpointHandlers(certs, keys, datastore, requests, clock)
+    for name, handler in (
+        ("authenticate", tp.authenticate),
+        ("enroll", tp.enroll),
+        ("import-certificate", tp.import_certificate),
+        ("delete-certificates", tp.delete_certificates),
+    ):
+        registry.register(TP_NS, name, handler, audited=True)
+    datastore.subscribe(KeySubscriber(keys, certs))
     datastore.add_state_provider(KeysState(keys, datastore).render)
+    datastore.add_state_decorator(TrustpointsState(certs, clock).decorate)

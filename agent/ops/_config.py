@@ -67,3 +67,88 @@ def key_entry_path(label: str) -> tuple[str, dict[str, str]]:
     """The error-path of a /keys/key entry and the namespaces its prefixes need."""
     p = KEYS_PREFIX
     return f"/{p}:keys/{p}:key[{p}:label='{label}']", {p: KEYS_NS}
+
+
+SYS_NS = "urn:netconf-pki-agent:yang:npa-pki-system"
+TP_PREFIX = "pki-tp"
+
+_SUBJECT_FIELDS = {
+    "common-name": "common_name",
+    "organizational-unit": "organizational_unit",
+    "organization": "organization",
+    "locality": "locality",
+    "state": "state",
+    "country": "country",
+    "email": "email",
+    "fqdn": "fqdn",
+    "ip-address": "ip_address",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TrustpointConfig:
+    """One /trustpoints/trustpoint entry as the RPC handlers need it."""
+
+    name: str
+    method: str | None  # "url", "terminal", "cmp" or None
+    url: str | None
+    key_label: str | None
+    subject: dict[str, str]  # Entity field name -> value
+    ca_fingerprint: str | None
+
+
+def trustpoint_config(root: Element, name: str) -> TrustpointConfig | None:
+    """The trustpoint ``name`` of ``root``, or None when it is not configured."""
+    for tp in root.iterfind(f"{{{TP_NS}}}trustpoints/{{{TP_NS}}}trustpoint"):
+        if (tp.findtext(f"{{{TP_NS}}}name") or "").strip() == name:
+            return _trustpoint(tp, name)
+    return None
+
+
+def _trustpoint(tp: Element, name: str) -> TrustpointConfig:
+    enrollment = tp.find(f"{{{TP_NS}}}enrollment")
+    method: str | None = None
+    url: str | None = None
+    if enrollment is not None:
+        for candidate in ("url", "terminal", "cmp"):
+            el = enrollment.find(f"{{{TP_NS}}}{candidate}")
+            if el is not None:
+                method = candidate
+                url = xmlutil.text_of(el) if candidate == "url" else None
+    subject: dict[str, str] = {}
+    subj = tp.find(f"{{{TP_NS}}}subject")
+    if subj is not None:
+        for child in xmlutil.children(subj):
+            leaf = xmlutil.split(child)[1]
+            if leaf in _SUBJECT_FIELDS:
+                subject[_SUBJECT_FIELDS[leaf]] = xmlutil.text_of(child)
+    label = tp.findtext(f"{{{TP_NS}}}key-label")
+    fingerprint = tp.findtext(f"{{{TP_NS}}}ca-fingerprint")
+    return TrustpointConfig(
+        name,
+        method,
+        url,
+        label.strip() if label else None,
+        subject,
+        fingerprint.strip() if fingerprint else None,
+    )
+
+
+def trustpoint_names(root: Element) -> list[str]:
+    """Configured trustpoint names in config order."""
+    return [
+        (tp.findtext(f"{{{TP_NS}}}name") or "").strip()
+        for tp in root.iterfind(f"{{{TP_NS}}}trustpoints/{{{TP_NS}}}trustpoint")
+    ]
+
+
+def device_fqdn(root: Element) -> str | None:
+    """hostname.domain-name of /device-identity (hostname alone without a domain)."""
+    ident = root.find(f"{{{SYS_NS}}}device-identity")
+    if ident is None:
+        return None
+    host = (ident.findtext(f"{{{SYS_NS}}}hostname") or "").strip()
+    domain = (ident.findtext(f"{{{SYS_NS}}}domain-name") or "").strip().rstrip(".")
+    if not host:
+        return None
+    return f"{host}.{domain}" if domain else host

@@ -18,6 +18,7 @@ from agent.errors import InUse
 from agent.ops._config import DeclaredKey, declared_keys, key_entry_path, key_users
 from agent.ops.errors import to_rpc_error
 from agent.pki import ErrorCode, KeyOrigin, KeyStore, PkiError
+from agent.pki.trustpoints import TrustpointStore
 from agent.xmlutil import Element
 
 log = logging.getLogger(__name__)
@@ -26,8 +27,9 @@ log = logging.getLogger(__name__)
 class KeySubscriber:
     """The commit subscriber for /keys (a CommitSubscriber)."""
 
-    def __init__(self, store: KeyStore) -> None:
+    def __init__(self, store: KeyStore, certs: TrustpointStore | None = None) -> None:
         self._store = store
+        self._certs = certs
 
     def prepare(self, old: Element, new: Element) -> KeyAction | None:
         """The keys to generate, replace and zeroize; raises InUse (key-in-use) when a
@@ -43,7 +45,7 @@ class KeySubscriber:
         ]
         if not added and not replaced and not removed:
             return None
-        return KeyAction(self._store, added, replaced, removed)
+        return KeyAction(self._store, added, replaced, removed, certs=self._certs)
 
 
 def _refuse_removing_used(removed: list[str], new: Element) -> None:
@@ -69,6 +71,7 @@ class KeyAction:
     replaced: list[DeclaredKey]
     removed: list[str]
     generated: list[str] = field(default_factory=list)
+    certs: TrustpointStore | None = None
 
     def apply(self) -> None:
         """Generate the added keys, then replace the changed ones and zeroize the removed ones
@@ -102,10 +105,15 @@ class KeyAction:
         except PkiError as exc:
             self.undo()
             raise to_rpc_error(exc, *key_entry_path(decl.label)) from None
+        if overwrite and self.certs is not None:
+            # The certified key pair is gone: its certificates can no longer be used.
+            self.certs.remove_bound(decl.label)
 
     def _zeroize(self, label: str) -> None:
         try:
             self.store.zeroize(label)
+            if self.certs is not None:
+                self.certs.remove_bound(label)
         except PkiError as exc:
             if exc.code is not ErrorCode.KEY_NOT_FOUND:
                 raise

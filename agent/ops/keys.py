@@ -35,6 +35,7 @@ from agent.pki import (
     KeyUsage,
     PkiError,
 )
+from agent.pki.trustpoints import TrustpointStore
 from agent.xmlutil import Element
 
 _T = TypeVar("_T")
@@ -44,9 +45,12 @@ class KeyHandlers:
     """The handlers, bound to the key store and the datastore whose running config says
     which keys are declared and which trustpoints use them."""
 
-    def __init__(self, store: KeyStore, datastore: Datastore) -> None:
+    def __init__(
+        self, store: KeyStore, datastore: Datastore, certs: TrustpointStore | None = None
+    ) -> None:
         self._store = store
         self._datastore = datastore
+        self._certs = certs
 
     async def generate_key(self, op: Element, ctx: object) -> list[Element]:
         """generate-key: refused for a label declared in config (its entry owns it)."""
@@ -62,6 +66,7 @@ class KeyHandlers:
                 overwrite=_flag(op, "overwrite"),
             ),
         )
+        await _run("generate-key", lambda: self._unbind([label]))
         return [_text("label", info.label), *_components(info)]
 
     async def zeroize_key(self, op: Element, ctx: object) -> list[Element]:
@@ -77,6 +82,7 @@ class KeyHandlers:
         else:
             await _run("zeroize-key", lambda: self._store.zeroize(label))
             done = [label]
+        await _run("zeroize-key", lambda: self._unbind(done))
         return [_text("zeroized", d) for d in done]
 
     async def import_key(self, op: Element, ctx: object) -> list[Element]:
@@ -100,6 +106,12 @@ class KeyHandlers:
         if info.source_format is not None:
             out.append(_identity("format", info.source_format.value))
         return [*out, *_components(info)]
+
+    def _unbind(self, labels: list[str]) -> None:
+        """Remove the certificates bound to destroyed (or replaced) key material."""
+        if self._certs is not None:
+            for label in labels:
+                self._certs.remove_bound(label)
 
     def _refuse_declared(self, label: str, rpc: str, advice: str) -> None:
         if label in declared_keys(self._datastore.tree(RUNNING)):

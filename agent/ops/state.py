@@ -8,12 +8,14 @@ label order so replies are deterministic.
 from __future__ import annotations
 
 import base64
-from datetime import UTC
+from datetime import UTC, datetime
 
 from agent import xmlutil
+from agent.clock import Clock
 from agent.datastore.store import RUNNING, Datastore
-from agent.ops._config import KEYS_NS, TYPES_NS, TYPES_PREFIX, key_users
-from agent.pki import KeyComponent, KeyInfo, KeyStore
+from agent.ops._config import KEYS_NS, TP_NS, TYPES_NS, TYPES_PREFIX, key_users, trustpoint_config
+from agent.pki import Certificate, KeyComponent, KeyInfo, KeyStore, ValidityStatus
+from agent.pki.trustpoints import TrustpointRecord, TrustpointStore
 from agent.xmlutil import Element
 
 
@@ -57,3 +59,82 @@ def _component(parent: Element, c: KeyComponent) -> None:
     xmlutil.sub(el, KEYS_NS, "sha256-fingerprint", c.sha256_fingerprint)
     xmlutil.sub(el, KEYS_NS, "public-key-der", base64.b64encode(c.public_key_der).decode())
     xmlutil.sub(el, KEYS_NS, "public-key-hex", c.public_key_hex)
+
+
+class TrustpointsState:
+    """A datastore state decorator: each configured trustpoint gets its ``state`` container.
+
+    Why a decorator: the state sits inside the config list entry, so it is added to the copy
+    of running that <get> reads rather than returned as a separate top-level tree.
+    """
+
+    def __init__(self, store: TrustpointStore, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+
+    def decorate(self, root: Element) -> None:
+        now = self._clock.now()
+        for tp in root.iterfind(f"{{{TP_NS}}}trustpoints/{{{TP_NS}}}trustpoint"):
+            name = (tp.findtext(f"{{{TP_NS}}}name") or "").strip()
+            method = trustpoint_config(root, name)
+            _trustpoint_state(tp, self._store.get(name), method.method if method else None, now)
+
+
+_METHOD_IDENTITY = {"url": "scep", "terminal": "terminal", "cmp": "cmp"}
+
+
+def _trustpoint_state(
+    tp: Element, record: TrustpointRecord, method: str | None, now: datetime
+) -> None:
+    state = xmlutil.sub(tp, TP_NS, "state")
+    xmlutil.sub(state, TP_NS, "authenticated", "true" if record.authenticated else "false")
+    if record.ca is not None:
+        _certificate_info(xmlutil.sub(state, TP_NS, "ca-certificate"), record.ca)
+    for ra in record.ra:
+        _certificate_info(xmlutil.sub(state, TP_NS, "ra-certificate"), ra)
+    for local in sorted(record.local, key=lambda lc: lc.role.value):
+        el = xmlutil.sub(state, TP_NS, "local-certificate")
+        xmlutil.sub(el, TP_NS, "role", local.role.value)
+        xmlutil.sub(el, TP_NS, "key-label", local.key_label)
+        expired = local.certificate.status_at(now) is ValidityStatus.EXPIRED
+        xmlutil.sub(el, TP_NS, "status", "expired" if expired else "available")
+        _certificate_info(el, local.certificate)
+    enrollment = xmlutil.sub(state, TP_NS, "enrollment")
+    if method is not None:
+        enrollment.append(_identity("method", _METHOD_IDENTITY[method]))
+    xmlutil.sub(enrollment, TP_NS, "status", "idle")
+
+
+def _identity(name: str, value: str) -> Element:
+    """An identityref leaf whose prefix is declared on the element itself."""
+    nsmap: dict[str | None, str] = {None: TP_NS, TYPES_PREFIX: TYPES_NS}
+    return xmlutil.make(TP_NS, name, f"{TYPES_PREFIX}:{value}", nsmap=nsmap)
+
+
+def _certificate_info(el: Element, cert: Certificate) -> None:
+    for name, value in (
+        ("subject", cert.subject),
+        ("issuer", cert.issuer),
+        ("serial-number", cert.serial_number),
+        ("not-before", _when(cert.not_before)),
+        ("not-after", _when(cert.not_after)),
+        ("sha1-fingerprint", cert.sha1_fingerprint),
+        ("sha256-fingerprint", cert.sha256_fingerprint),
+    ):
+        xmlutil.sub(el, TP_NS, name, value)
+    if cert.public_key_algorithm is not None:
+        el.append(_identity("public-key-algorithm", cert.public_key_algorithm.value))
+    if cert.key_size is not None:
+        xmlutil.sub(el, TP_NS, "key-size", str(cert.key_size))
+    xmlutil.sub(el, TP_NS, "signature-algorithm", cert.signature_algorithm)
+    for san in cert.subject_alt_names:
+        xmlutil.sub(el, TP_NS, "subject-alt-name", san)
+    for url in cert.crl_distribution_points:
+        xmlutil.sub(el, TP_NS, "crl-distribution-point", url)
+    xmlutil.sub(el, TP_NS, "is-ca", "true" if cert.is_ca else "false")
+    xmlutil.sub(el, TP_NS, "pem", cert.pem)
+    xmlutil.sub(el, TP_NS, "der", base64.b64encode(cert.der).decode())
+
+
+def _when(when: datetime) -> str:
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
