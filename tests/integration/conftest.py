@@ -1,13 +1,45 @@
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ncclient import manager
 from ncclient.devices.default import DefaultDeviceHandler
+from ncclient.operations.rpc import RPCReply
 
 from tests.integration.agent_process import AgentProcess, start_agent
+
+# A private key in any form a reply could carry it: PEM, or the start of a PKCS#8 or
+# traditional (PKCS#1/SEC1) private key structure in base64 or hex (version 0 INTEGER right
+# after the outer SEQUENCE header, which no public key or certificate has).
+PRIVATE_KEY = re.compile(
+    r"PRIVATE KEY"
+    r"|(?<![A-Za-z0-9+/])(?:MII[A-Za-z0-9+/]{2}[AQgw]IBA[A-D]|MI[GH][A-Za-z0-9+/]AgE[AB]"
+    r"|M[A-Za-z0-9+/]{2}CAQ[AE])"
+    r"|(?<![0-9A-Fa-f:])30:?(?:82:?[0-9A-Fa-f]{2}:?[0-9A-Fa-f]{2}|81:?[0-9A-Fa-f]{2}"
+    r"|[0-7][0-9A-Fa-f]):?02:?01:?0[01]"
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_private_key_in_any_reply() -> Iterator[list[str]]:
+    """Every rpc-reply any ncclient session of the suite receives is kept and, at the end,
+    searched for private key material: none may ever leave the agent."""
+    replies: list[str] = []
+    original = RPCReply.__init__
+
+    def keep(self: RPCReply, raw: str, *args: Any, **kwargs: Any) -> None:
+        replies.append(raw)
+        original(self, raw, *args, **kwargs)
+
+    RPCReply.__init__ = keep  # type: ignore[method-assign]
+    yield replies
+    RPCReply.__init__ = original  # type: ignore[method-assign]
+    leaks = [r[:200] for r in replies if PRIVATE_KEY.search(r)]
+    assert not leaks, f"private key material in {len(leaks)} replies: {leaks[:3]}"
 
 
 @pytest.fixture(scope="module")

@@ -256,3 +256,9 @@ def test_kill_session(agent: AgentProcess) -> None:
         assert exc.value.tag == "invalid-value"
     finally:
         b.close_session()
+
+
+def test_every_reply_is_scanned_for_private_keys(nc, no_private_key_in_any_reply) -> None:
+    """The suite-wide scan (conftest.py) sees the replies: this one must be among them."""
+    reply = nc.get_config(source="running")
+    assert reply.xml in no_private_key_in_any_reply
