@@ -100,14 +100,16 @@ async def serve(args: argparse.Namespace, config: Config) -> int:
     registry = Registry()
     operations.register(registry)
     clock = SystemClock()
-    ops.register(
+    poller = ops.register(
         registry,
         datastore,
         KeyStore(state_dir / "keys", clock),
         TrustpointStore(state_dir / "trustpoints", clock),
         state_dir / "requests",
         clock,
+        state_dir / "enrollments",
     )
+    poller.start()  # resumes pending enrollments recorded before a restart
     sessions = Sessions()
     service = NetconfService(
         datastore,
@@ -126,6 +128,7 @@ async def serve(args: argparse.Namespace, config: Config) -> int:
     acceptor.close()
     sessions.terminate_all()
     await acceptor.wait_closed()
+    await poller.stop()
     return 0
 
 

@@ -15,9 +15,11 @@ from agent.datastore.store import Datastore
 from agent.ops._config import KEYS_NS, TP_NS
 from agent.ops.apply import KeySubscriber
 from agent.ops.keys import KeyHandlers
+from agent.ops.polling import Poller
 from agent.ops.state import KeysState, TrustpointsState
 from agent.ops.trustpoints import TrustpointHandlers
 from agent.pki import KeyStore
+from agent.pki.pending import EventLog, PendingStore
 from agent.pki.trustpoints import TrustpointStore
 from agent.xmlutil import Element
 
@@ -41,10 +43,14 @@ def register(
     certs: TrustpointStore,
     requests: Path,
     clock: Clock,
-) -> None:
+    enrollments: Path,
+) -> Poller:
     """Wire the key and trustpoint RPCs (audited), the commit subscriber and the state.
 
-    ``requests`` is where offline (terminal) certificate requests are written."""
+    ``requests`` is where offline (terminal) certificate requests are written;
+    ``enrollments`` holds pending SCEP enrollments and the enrollment notifications.  The
+    returned :class:`Poller` is started by the caller on its event loop (it resumes the
+    recorded pending work) and stopped at shutdown."""
     handlers = KeyHandlers(keys, datastore, certs)
     for name, handler in (
         ("generate-key", handlers.generate_key),
@@ -53,13 +59,18 @@ def register(
     ):
         registry.register(KEYS_NS, name, handler, audited=True)
     tp = TrustpointHandlers(certs, keys, datastore, requests, clock)
+    pending = PendingStore(enrollments / "pending")
+    poller = Poller(pending, EventLog(enrollments / "notifications.json"), tp.poll_pending, clock)
+    tp.poller = poller
     for name, handler in (
         ("authenticate", tp.authenticate),
         ("enroll", tp.enroll),
         ("import-certificate", tp.import_certificate),
         ("delete-certificates", tp.delete_certificates),
+        ("cancel-enrollment", tp.cancel_enrollment),
     ):
         registry.register(TP_NS, name, handler, audited=True)
     datastore.subscribe(KeySubscriber(keys, certs))
     datastore.add_state_provider(KeysState(keys, datastore).render)
-    datastore.add_state_decorator(TrustpointsState(certs, clock).decorate)
+    datastore.add_state_decorator(TrustpointsState(certs, clock, pending).decorate)
+    return poller

@@ -95,6 +95,8 @@ class TrustpointConfig:
     key_label: str | None
     subject: dict[str, str]  # Entity field name -> value
     ca_fingerprint: str | None
+    retry_period: int | None = None  # enrollment/retry/period (minutes), None = YANG default
+    retry_count: int | None = None  # enrollment/retry/count, None = YANG default
 
 
 def trustpoint_config(root: Element, name: str) -> TrustpointConfig | None:
@@ -131,7 +133,17 @@ def _trustpoint(tp: Element, name: str) -> TrustpointConfig:
         label.strip() if label else None,
         subject,
         fingerprint.strip() if fingerprint else None,
+        _retry(enrollment, "period"),
+        _retry(enrollment, "count"),
     )
+
+
+def _retry(enrollment: Element | None, leaf: str) -> int | None:
+    """enrollment/retry/<leaf> as configured (validated 1..60 / 1..100 by the model)."""
+    if enrollment is None:
+        return None
+    text = enrollment.findtext(f"{{{TP_NS}}}retry/{{{TP_NS}}}{leaf}")
+    return int(text.strip()) if text and text.strip().isdigit() else None
 
 
 def trustpoint_names(root: Element) -> list[str]:

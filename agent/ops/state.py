@@ -15,6 +15,7 @@ from agent.clock import Clock
 from agent.datastore.store import RUNNING, Datastore
 from agent.ops._config import KEYS_NS, TP_NS, TYPES_NS, TYPES_PREFIX, key_users, trustpoint_config
 from agent.pki import Certificate, KeyComponent, KeyInfo, KeyStore, ValidityStatus
+from agent.pki.pending import EnrollmentStatus, PendingEnrollment, PendingStore
 from agent.pki.trustpoints import TrustpointRecord, TrustpointStore
 from agent.xmlutil import Element
 
@@ -68,9 +69,12 @@ class TrustpointsState:
     of running that <get> reads rather than returned as a separate top-level tree.
     """
 
-    def __init__(self, store: TrustpointStore, clock: Clock) -> None:
+    def __init__(
+        self, store: TrustpointStore, clock: Clock, pending: PendingStore | None = None
+    ) -> None:
         self._store = store
         self._clock = clock
+        self._pending = pending
 
     def decorate(self, root: Element) -> None:
         now = self._clock.now()
@@ -78,6 +82,9 @@ class TrustpointsState:
             name = (tp.findtext(f"{{{TP_NS}}}name") or "").strip()
             method = trustpoint_config(root, name)
             _trustpoint_state(tp, self._store.get(name), method.method if method else None, now)
+            record = self._pending.get(name) if self._pending is not None else None
+            if record is not None:
+                _enrollment(tp.find(f"{{{TP_NS}}}state/{{{TP_NS}}}enrollment"), record)
 
 
 _METHOD_IDENTITY = {"url": "scep", "terminal": "terminal", "cmp": "cmp"}
@@ -103,6 +110,23 @@ def _trustpoint_state(
     if method is not None:
         enrollment.append(_identity("method", _METHOD_IDENTITY[method]))
     xmlutil.sub(enrollment, TP_NS, "status", "idle")
+
+
+def _enrollment(el: Element | None, record: PendingEnrollment) -> None:
+    """Replace the idle status with the pending or failed enrollment's progress."""
+    if el is None:
+        return
+    status = el.find(f"{{{TP_NS}}}status")
+    if status is not None:
+        status.text = record.status.value
+    if record.status is EnrollmentStatus.PENDING:
+        xmlutil.sub(el, TP_NS, "transaction-id", record.transaction_id)
+        xmlutil.sub(el, TP_NS, "attempts-left", str(record.attempts_left))
+        xmlutil.sub(el, TP_NS, "next-poll", _when(record.next_poll))
+        return
+    xmlutil.sub(el, TP_NS, "transaction-id", record.transaction_id)
+    xmlutil.sub(el, TP_NS, "last-error-app-tag", record.last_error_app_tag or "")
+    xmlutil.sub(el, TP_NS, "last-error-message", record.last_error_message or "")
 
 
 def _identity(name: str, value: str) -> Element:

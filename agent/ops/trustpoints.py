@@ -5,9 +5,11 @@ flows.
 Why the checks sit here and in the engine: the trustpoint's configuration (method, key-label,
 subject, ca-fingerprint, device FQDN) lives in running config, which only ops reads; the
 certificate rules (key match, issuer, validity) live in :class:`TrustpointStore`.  CMP is
-refused with operation-not-supported, and a SCEP PENDING answer is reported (status pending,
-transaction-id) without background polling, both not wired yet.  A challenge password goes
-into the request only: it is never stored, logged or echoed.
+refused with operation-not-supported.  A SCEP PENDING answer is reported (status pending,
+transaction-id) and handed to the :class:`~agent.ops.polling.Poller`, which polls it every
+retry period (:meth:`TrustpointHandlers.poll_pending` is its network step); cancel-enrollment
+drops it.  A challenge password goes into the request only: it is never stored, logged or
+echoed (so polls, which need none, rebuild the request without it).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from agent.ops._config import (
     trustpoint_config,
 )
 from agent.ops.errors import to_rpc_error
+from agent.ops.polling import IssuedCertificate, Poller
 from agent.pki import (
     Certificate,
     Entity,
@@ -41,8 +44,9 @@ from agent.pki import (
     build_csr,
     load_certificates,
 )
-from agent.pki.enroll.online import ScepOutcome, scep_enroll, scep_fetch_ca
-from agent.pki.trustpoints import TrustpointStore
+from agent.pki.enroll.online import ScepOutcome, scep_enroll, scep_fetch_ca, scep_poll
+from agent.pki.pending import EnrollmentStatus, PendingEnrollment, start_pending
+from agent.pki.trustpoints import LocalCertificate, TrustpointStore
 from agent.xmlutil import Element
 
 _T = TypeVar("_T")
@@ -65,6 +69,7 @@ class TrustpointHandlers:
         self._datastore = datastore
         self._requests = requests
         self._clock = clock
+        self.poller: Poller | None = None  # set by ops.register; None: PENDING not polled
 
     async def authenticate(self, op: Element, ctx: object) -> list[Element]:
         """authenticate with a pasted CA certificate or from the CA (SCEP GetCACert); the CA
@@ -93,7 +98,14 @@ class TrustpointHandlers:
         challenge = _leaf(op, "challenge-password")
         if tp.method != "terminal":
             url = self._scep_url(tp, "enroll")
-            return await _run("enroll", lambda: self._scep(tp, url, label, fqdn, challenge))
+            self._refuse_while_pending(tp.name)
+            out, pending = await _run("enroll", lambda: self._scep(tp, url, label, fqdn, challenge))
+            if self.poller is not None:
+                if pending is not None:
+                    self.poller.add(pending)  # on the loop: add() wakes the polling task
+                else:
+                    self.poller.forget(tp.name)
+            return out
         requests = await _run("enroll", lambda: self._requests_for(tp, label, fqdn, challenge))
         out = [_text("status", "pending")]
         for role, pem in requests:
@@ -116,6 +128,55 @@ class TrustpointHandlers:
         role, cert = await _run("import-certificate", work)
         return [_text("role", role), *_short_summary(cert)]
 
+    async def cancel_enrollment(self, op: Element, ctx: object) -> list[Element]:
+        """cancel-enrollment: stop polling; no-enrollment-pending when nothing is pending."""
+        name = _leaf(op, "trustpoint") or ""
+        poller = self.poller
+        if poller is None:
+            raise OperationNotSupported("enrollment polling is not running in this agent")
+        tx = await _run("cancel-enrollment", lambda: poller.cancel(name))
+        return [_text("transaction-id", tx)]
+
+    def poll_pending(self, record: PendingEnrollment) -> list[IssuedCertificate] | None:
+        """The Poller's network step (worker thread): CertPoll for the recorded request,
+        the certificate installed once the CA issues it."""
+        tp = trustpoint_config(self._datastore.tree(RUNNING), record.trustpoint)
+        if tp is None or tp.method != "url" or not tp.url:
+            raise PkiError(
+                ErrorCode.CA_REJECTED,
+                f"trustpoint {record.trustpoint!r} no longer enrolls by url: polling stopped",
+            )
+        ca = self._store.get(tp.name)
+        if ca.ca is None:
+            raise PkiError(ErrorCode.CA_NOT_AUTHENTICATED, f"trustpoint {tp.name!r} has no CA")
+        info = self._keys.get(record.key_label)
+        fqdn = device_fqdn(self._datastore.tree(RUNNING))
+        issued: list[IssuedCertificate] = []
+        for component in info.components:
+            if component.role.value not in record.roles:
+                continue
+            key = self._keys.private_key(record.key_label, component.role)
+            csr = build_csr(key, Entity(**tp.subject), fqdn_default=fqdn, role=component.role)
+            outcome = scep_poll(tp.url, self._clock, ca.ca, ca.ra, key, csr, record.transaction_id)
+            if outcome.certificate is None:
+                return None
+            issued.append(_issued(self._store.import_local(tp.name, outcome.certificate.der, info)))
+        return issued
+
+    def _refuse_while_pending(self, name: str) -> None:
+        record = self.poller.get(name) if self.poller is not None else None
+        if record is not None and record.status is EnrollmentStatus.PENDING:
+            raise to_rpc_error(
+                PkiError(
+                    ErrorCode.ENROLLMENT_IN_PROGRESS,
+                    f"trustpoint {name!r} has enrollment {record.transaction_id} pending: "
+                    "wait for it or run cancel-enrollment",
+                    {"trustpoint": name},
+                ),
+                _input_path("enroll", "trustpoint"),
+                {TP_PREFIX: TP_NS},
+            )
+
     async def delete_certificates(self, op: Element, ctx: object) -> list[Element]:
         """delete-certificates: local ones, or all (the CA too: no longer authenticated)."""
         tp = self._trustpoint(op, "delete-certificates")
@@ -125,9 +186,12 @@ class TrustpointHandlers:
 
     def _scep(
         self, tp: TrustpointConfig, url: str, label: str, fqdn: str | None, secret: str | None
-    ) -> list[Element]:
+    ) -> tuple[list[Element], PendingEnrollment | None]:
         """SCEP enrollment of every key pair; certificates are stored only once all pairs
-        are issued, so a refusal of the second pair leaves nothing half done."""
+        are issued, so a refusal of the second pair leaves nothing half done.
+
+        A PENDING answer stops there: the reply says pending, and the record returned lists
+        the pair it is for (for usage-keys, pairs after it are enrolled by a later enroll)."""
         record = self._store.get(tp.name)
         if record.ca is None:
             raise PkiError(
@@ -144,7 +208,15 @@ class TrustpointHandlers:
             )  # fmt: skip
             outcome = scep_enroll(url, self._clock, record.ca, record.ra, key, csr)
             if outcome.certificate is None:
-                return [_text("status", "pending"), _text("transaction-id", outcome.transaction_id)]
+                pending = start_pending(
+                    tp.name, outcome.transaction_id, label, (component.role.value,),
+                    self._clock.now(), tp.retry_count, tp.retry_period,
+                )  # fmt: skip
+                reply = [
+                    _text("status", "pending"),
+                    _text("transaction-id", outcome.transaction_id),
+                ]
+                return reply, pending
             outcomes.append(outcome)
         out = [_text("status", "issued")]
         for outcome in outcomes:
@@ -155,7 +227,7 @@ class TrustpointHandlers:
             for child in _short_summary(local.certificate):
                 el.append(child)
             out.append(el)
-        return out
+        return out, None
 
     def _scep_url(self, tp: TrustpointConfig, rpc: str) -> str:
         if tp.method != "url" or not tp.url:
@@ -215,6 +287,11 @@ class TrustpointHandlers:
         self._requests.mkdir(mode=0o700, parents=True, exist_ok=True)
         for role, pem in requests:
             (self._requests / f"{name}-{role}.p10").write_text(pem, encoding="ascii")
+
+
+def _issued(local: LocalCertificate) -> IssuedCertificate:
+    cert = local.certificate
+    return IssuedCertificate(local.role.value, cert.sha256_fingerprint, cert.not_after)
 
 
 def _decide(ca: Certificate, tp: TrustpointConfig, accept: str | None) -> bool:

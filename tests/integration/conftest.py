@@ -38,7 +38,11 @@ def no_private_key_in_any_reply() -> Iterator[list[str]]:
     RPCReply.__init__ = keep  # type: ignore[method-assign]
     yield replies
     RPCReply.__init__ = original  # type: ignore[method-assign]
-    leaks = [r[:200] for r in replies if PRIVATE_KEY.search(r)]
+    leaks = [
+        (m.group(0), r[max(0, m.start() - 200) : m.end() + 80])
+        for r in replies
+        if (m := PRIVATE_KEY.search(r))
+    ]
     assert not leaks, f"private key material in {len(leaks)} replies: {leaks[:3]}"
 
 

@@ -1,7 +1,8 @@
 """The Cisco seed walkthrough of issue 3 over real SSH with ncclient, against a real micromdm
 ``scepserver`` started by the test (tests/unit/pki/scep_server.py): authenticate from the CA,
 accept, enroll with the challenge password, state; usage-keys; a wrong challenge; an
-unreachable CA.  PENDING polling is not covered here (micromdm has no manual approval).
+unreachable CA.  PENDING polling is not covered here (micromdm has no manual approval): see
+test_trustpoints_pending.py and tests/unit/ops/test_polling_scep.py.
 
 Tests run in file order and build on each other (one agent and one CA per module).
 """

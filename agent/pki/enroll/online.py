@@ -18,11 +18,11 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from agent.clock import Clock
 from agent.pki._keyio import PrivateKey
 from agent.pki.certs import Certificate, load_certificate
-from agent.pki.enroll.scep import CaCerts, PkiStatus, ScepClient
+from agent.pki.enroll.scep import CaCerts, PkiStatus, ScepClient, issuer_and_subject
 from agent.pki.enroll.transport import HttpTransport, UrllibTransport
 from agent.pki.errors import ErrorCode, PkiError
 
-__all__ = ["ScepOutcome", "scep_enroll", "scep_fetch_ca"]
+__all__ = ["ScepOutcome", "scep_enroll", "scep_fetch_ca", "scep_poll"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +65,36 @@ def scep_enroll(
     ca_certs = CaCerts(ca=_theirs(ca), ra=tuple(_theirs(c) for c in ra))
     csr_der = x509.load_pem_x509_csr(csr_pem).public_bytes(Encoding.DER)
     result = client.enroll(csr_der, key, ca_certs, caps)
+    if result.error is not None:
+        raise result.error
+    if result.status is PkiStatus.PENDING or result.certificate is None:
+        return ScepOutcome(result.transaction_id, None)
+    return ScepOutcome(result.transaction_id, _ours(result.certificate))
+
+
+def scep_poll(
+    url: str,
+    clock: Clock,
+    ca: Certificate,
+    ra: tuple[Certificate, ...],
+    key: PrivateKey,
+    csr_pem: bytes,
+    transaction_id: str,
+    transport: HttpTransport | None = None,
+) -> ScepOutcome:
+    """CertPoll for the PENDING request ``transaction_id`` of ``key`` (subject from
+    ``csr_pem``): the certificate once issued, else a pending outcome.
+
+    Raises PkiError as :func:`scep_enroll` does.
+    """
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise PkiError(ErrorCode.UNSUPPORTED_KEY_PARAMETERS, "SCEP polling needs an RSA key")
+    client = ScepClient(url, transport or UrllibTransport(), clock=clock)
+    caps = client.get_ca_caps()
+    ca_certs = CaCerts(ca=_theirs(ca), ra=tuple(_theirs(c) for c in ra))
+    csr_der = x509.load_pem_x509_csr(csr_pem).public_bytes(Encoding.DER)
+    target = issuer_and_subject(csr_der, ca_certs)
+    result = client.poll(transaction_id, target, key, ca_certs, caps)
     if result.error is not None:
         raise result.error
     if result.status is PkiStatus.PENDING or result.certificate is None:
