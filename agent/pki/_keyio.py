@@ -193,7 +193,7 @@ def parse_key_pair(data: bytes, passphrase: bytes | None) -> tuple[PrivateKey, K
         block = _pem_block(data, ("PRIVATE KEY",))
         key = _load_private(serialization.load_pem_private_key, block, passphrase)
         if key is None:
-            raise _malformed("the PEM 'PRIVATE KEY' block does not hold a private key")
+            raise _malformed("the PEM private key block does not hold a PKCS #8 private key")
         return _narrow_private(key), KeyFormat.PKCS8
     key = _load_private(serialization.load_der_private_key, data, passphrase)
     if key is not None:
