@@ -60,6 +60,15 @@ class Base10Handler(DefaultDeviceHandler):
     _BASE_CAPABILITIES = ["urn:ietf:params:netconf:base:1.0"]  # noqa: RUF012
 
 
+@pytest.fixture(scope="module")
+def m(agent: AgentProcess) -> Iterator[manager.Manager]:
+    """One ncclient session for a whole module (the PKI tests build on each other)."""
+    session = connect(agent)
+    yield session
+    if session.connected:
+        session.close_session()
+
+
 def connect(agent: AgentProcess, *, base11: bool = True, timeout: int = 30) -> manager.Manager:
     """An ncclient session; base11=False advertises only base:1.0 (end-of-message framing)."""
     params: dict[str, object] = {"name": "default"} if base11 else {"handler": Base10Handler}

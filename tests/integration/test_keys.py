@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import re
 import subprocess
-from collections.abc import Iterator
 
 import pytest
 from lxml import etree
@@ -21,6 +20,7 @@ from ncclient.operations.rpc import RPCError
 
 from tests.integration.agent_process import AgentProcess, start_agent
 from tests.integration.conftest import connect
+from tests.integration.pki_rpc import assert_error, expect_error, send
 
 KEYS = "urn:netconf-pki-agent:yang:npa-pki-keys"
 TP = "urn:netconf-pki-agent:yang:npa-pki-trustpoints"
@@ -33,40 +33,16 @@ REPLIES: list[bytes] = []  # every reply of this module, checked for private key
 PRIVATE_DER: list[bytes] = []  # DER of the private keys this module imported
 
 
-@pytest.fixture(scope="module")
-def keys_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
-    proc = start_agent(tmp_path_factory.mktemp("keys") / "state")
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture(scope="module")
-def m(keys_agent: AgentProcess) -> Iterator[manager.Manager]:
-    session = connect(keys_agent)
-    yield session
-    if session.connected:
-        session.close_session()
-
-
 # -- helpers --------------------------------------------------------------------------------
 
 
 def rpc(m: manager.Manager, name: str, body: str) -> etree._Element:
     """Send a key RPC; record the reply (or the error) and return the reply element."""
-    op = etree.fromstring(f'<{name} xmlns="{KEYS}" xmlns:t="{TYPES}">{body}</{name}>')
-    try:
-        reply = m.dispatch(op)
-    except RPCError as exc:
-        REPLIES.append(etree.tostring(exc.xml))
-        raise
-    REPLIES.append(reply.xml.encode() if isinstance(reply.xml, str) else reply.xml)
-    return etree.fromstring(REPLIES[-1])
+    return send(m, f'<{name} xmlns="{KEYS}" xmlns:t="{TYPES}">{body}</{name}>', REPLIES)
 
 
 def error_of(m: manager.Manager, name: str, body: str) -> RPCError:
-    with pytest.raises(RPCError) as exc:
-        rpc(m, name, body)
-    return exc.value
+    return expect_error(m, f'<{name} xmlns="{KEYS}" xmlns:t="{TYPES}">{body}</{name}>', REPLIES)
 
 
 def keys_state(m: manager.Manager) -> dict[str, etree._Element]:
@@ -105,12 +81,6 @@ def assert_public_pem(pem: str) -> None:
     subprocess.run(
         ["openssl", "pkey", "-pubin", "-noout"], input=pem.encode(), check=True, capture_output=True
     )
-
-
-def assert_error(err: RPCError, tag: str, app_tag: str | None, path: str | None = None) -> None:
-    assert (err.tag, err._app_tag) == (tag, app_tag), etree.tostring(err.xml)
-    if path is not None:
-        assert err.path is not None and err.path.strip() == path
 
 
 # -- keys declared in config ----------------------------------------------------------------
@@ -169,7 +139,7 @@ def test_commit_removing_a_referenced_key_is_refused(m: manager.Manager) -> None
     assert [u.text for u in key.iterfind("k:used-by", NS)] == ["myca"]
 
 
-def test_commit_removing_a_key_zeroizes_it(m: manager.Manager, keys_agent: AgentProcess) -> None:
+def test_commit_removing_a_key_zeroizes_it(m: manager.Manager, agent: AgentProcess) -> None:
     entry = f'<key><label>tmpkey</label><algorithm xmlns:t="{TYPES}">t:ed25519</algorithm></key>'
     edit(m, f'<keys xmlns="{KEYS}">{entry}</keys>')
     m.commit()
@@ -181,7 +151,7 @@ def test_commit_removing_a_key_zeroizes_it(m: manager.Manager, keys_agent: Agent
     )
     m.commit()
     assert "tmpkey" not in keys_state(m)
-    assert not [p for p in (keys_agent.state_dir / "keys").iterdir() if "tmpkey" in p.name]
+    assert not [p for p in (agent.state_dir / "keys").iterdir() if "tmpkey" in p.name]
 
 
 # -- generate-key ---------------------------------------------------------------------------
@@ -232,10 +202,8 @@ def test_generate_declared_label_is_refused(m: manager.Manager) -> None:
 # -- zeroize-key ----------------------------------------------------------------------------
 
 
-def test_zeroize_rpc_key_removes_state_and_files(
-    m: manager.Manager, keys_agent: AgentProcess
-) -> None:
-    keys_dir = keys_agent.state_dir / "keys"
+def test_zeroize_rpc_key_removes_state_and_files(m: manager.Manager, agent: AgentProcess) -> None:
+    keys_dir = agent.state_dir / "keys"
     assert any(p.name.startswith("gen-ec") for p in keys_dir.iterdir())
     out = rpc(m, "zeroize-key", "<label>gen-ec</label>")
     assert [z.text for z in out.iterfind("k:zeroized", NS)] == ["gen-ec"]
@@ -332,7 +300,7 @@ def test_zeroize_needs_exactly_one_target(m: manager.Manager) -> None:
 # -- secrets and restart --------------------------------------------------------------------
 
 
-def test_no_reply_or_log_holds_private_key_material(keys_agent: AgentProcess) -> None:
+def test_no_reply_or_log_holds_private_key_material(agent: AgentProcess) -> None:
     assert len(REPLIES) > 20
     assert PRIVATE_DER
     forms = [
@@ -341,16 +309,16 @@ def test_no_reply_or_log_holds_private_key_material(keys_agent: AgentProcess) ->
     for reply in REPLIES:
         assert b"PRIVATE KEY" not in reply
         assert not any(form in reply for form in forms)
-    log = keys_agent.log_text()
+    log = agent.log_text()
     assert "PRIVATE KEY" not in log
     assert "wrong-one" not in log
 
 
-def test_keys_survive_restart(keys_agent: AgentProcess, m: manager.Manager) -> None:
+def test_keys_survive_restart(agent: AgentProcess, m: manager.Manager) -> None:
     before = {label: component(el) for label, el in keys_state(m).items()}
     m.close_session()
-    keys_agent.stop()
-    again = start_agent(keys_agent.state_dir)
+    agent.stop()
+    again = start_agent(agent.state_dir)
     try:
         with connect(again) as m2:
             after = {label: component(el) for label, el in keys_state(m2).items()}

@@ -10,7 +10,6 @@ Tests run in file order and build on each other (one agent and one test CA per m
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from ncclient.operations.rpc import RPCError
 
 from tests.integration.agent_process import AgentProcess, start_agent
 from tests.integration.conftest import connect
+from tests.integration.pki_rpc import assert_error, expect_error, send
 
 KEYS = "urn:netconf-pki-agent:yang:npa-pki-keys"
 TP = "urn:netconf-pki-agent:yang:npa-pki-trustpoints"
@@ -35,21 +35,6 @@ CHALLENGE = "offline-secret-123"
 
 REPLIES: list[bytes] = []
 CSR: dict[str, str] = {}  # trustpoint -> PKCS #10 PEM returned by enroll
-
-
-@pytest.fixture(scope="module")
-def agent_proc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
-    proc = start_agent(tmp_path_factory.mktemp("tp-offline") / "state")
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture(scope="module")
-def m(agent_proc: AgentProcess) -> Iterator[manager.Manager]:
-    session = connect(agent_proc)
-    yield session
-    if session.connected:
-        session.close_session()
 
 
 @pytest.fixture(scope="module")
@@ -74,24 +59,11 @@ def openssl(*args: str, data: bytes | None = None) -> str:
 
 
 def rpc(m: manager.Manager, name: str, body: str, ns: str = TP) -> etree._Element:
-    op = etree.fromstring(f'<{name} xmlns="{ns}">{body}</{name}>')
-    try:
-        reply = m.dispatch(op)
-    except RPCError as exc:
-        REPLIES.append(etree.tostring(exc.xml))
-        raise
-    REPLIES.append(reply.xml.encode() if isinstance(reply.xml, str) else reply.xml)
-    return etree.fromstring(REPLIES[-1])
+    return send(m, f'<{name} xmlns="{ns}">{body}</{name}>', REPLIES)
 
 
 def error_of(m: manager.Manager, name: str, body: str) -> RPCError:
-    with pytest.raises(RPCError) as exc:
-        rpc(m, name, body)
-    return exc.value
-
-
-def assert_error(err: RPCError, tag: str, app_tag: str) -> None:
-    assert (err.tag, err._app_tag) == (tag, app_tag), etree.tostring(err.xml)
+    return expect_error(m, f'<{name} xmlns="{TP}">{body}</{name}>', REPLIES)
 
 
 def trustpoints(m: manager.Manager) -> bytes:
@@ -195,9 +167,7 @@ def test_configure_identity_keys_and_terminal_trustpoint(m: manager.Manager) -> 
     assert (method.nsmap[prefix], name) == (TYPES, "terminal")
 
 
-def test_enroll_returns_a_pkcs10_openssl_verifies(
-    m: manager.Manager, agent_proc: AgentProcess
-) -> None:
+def test_enroll_returns_a_pkcs10_openssl_verifies(m: manager.Manager, agent: AgentProcess) -> None:
     reply = rpc(m, "enroll", "<trustpoint>huawei</trustpoint>")
     assert reply.findtext(".//tp:status", namespaces=NS) == "pending"
     csrs = reply.findall(".//tp:csr", NS)
@@ -213,13 +183,13 @@ def test_enroll_returns_a_pkcs10_openssl_verifies(
     assert "DNS:ne40e.example.net" in text
     assert "IP Address:192.0.2.10" in text
     assert "email:noc@example.net" in text
-    request_file = agent_proc.state_dir / "requests" / "huawei-general.p10"
+    request_file = agent.state_dir / "requests" / "huawei-general.p10"
     assert request_file.read_text() == pem
     CSR["huawei"] = pem
 
 
 def test_enroll_with_challenge_keeps_it_out_of_files(
-    m: manager.Manager, agent_proc: AgentProcess
+    m: manager.Manager, agent: AgentProcess
 ) -> None:
     reply = rpc(
         m,
@@ -228,7 +198,7 @@ def test_enroll_with_challenge_keeps_it_out_of_files(
     )
     pem = reply.findtext(".//tp:pkcs10-pem", namespaces=NS) or ""
     assert "challengePassword" in openssl("req", "-noout", "-text", data=pem.encode())
-    assert not (agent_proc.state_dir / "requests" / "other-general.p10").exists()
+    assert not (agent.state_dir / "requests" / "other-general.p10").exists()
     CSR["other"] = pem
 
 
@@ -337,11 +307,11 @@ def test_import_installs_the_certificate(m: manager.Manager, ca: Path) -> None:
     assert (local.findtext("tp:pem", namespaces=NS) or "").strip() == cert.read_text().strip()
 
 
-def test_restart_keeps_ca_and_certificate(agent_proc: AgentProcess, m: manager.Manager) -> None:
+def test_restart_keeps_ca_and_certificate(agent: AgentProcess, m: manager.Manager) -> None:
     before = trustpoints(m)
     m.close_session()
-    agent_proc.stop()
-    again = start_agent(agent_proc.state_dir)
+    agent.stop()
+    again = start_agent(agent.state_dir)
     try:
         with connect(again) as m2:
             after = trustpoints(m2)
@@ -442,9 +412,9 @@ def zeroize_rpc_removes_bound(m2: manager.Manager, ca: Path) -> None:
     assert state_of(m2, "z").find("tp:local-certificate", NS) is None
 
 
-def test_no_reply_holds_secrets(agent_proc: AgentProcess) -> None:
+def test_no_reply_holds_secrets(agent: AgentProcess) -> None:
     assert REPLIES
     for reply in REPLIES:
         assert b"PRIVATE KEY" not in reply
         assert CHALLENGE.encode() not in reply
-    assert CHALLENGE not in agent_proc.log_text()
+    assert CHALLENGE not in agent.log_text()

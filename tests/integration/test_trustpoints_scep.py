@@ -18,8 +18,8 @@ from lxml import etree
 from ncclient import manager
 from ncclient.operations.rpc import RPCError
 
-from tests.integration.agent_process import AgentProcess, start_agent
-from tests.integration.conftest import connect
+from tests.integration.agent_process import AgentProcess
+from tests.integration.pki_rpc import assert_error, expect_error, send
 from tests.unit.pki.scep_server import CHALLENGE, ScepServer, free_port, start_scep_server
 
 KEYS = "urn:netconf-pki-agent:yang:npa-pki-keys"
@@ -38,40 +38,12 @@ def scep(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScepServer]:
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def agent_proc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
-    proc = start_agent(tmp_path_factory.mktemp("tp-scep") / "state")
-    yield proc
-    proc.stop()
-
-
-@pytest.fixture(scope="module")
-def m(agent_proc: AgentProcess) -> Iterator[manager.Manager]:
-    session = connect(agent_proc)
-    yield session
-    if session.connected:
-        session.close_session()
-
-
 def rpc(m: manager.Manager, name: str, body: str) -> etree._Element:
-    op = etree.fromstring(f'<{name} xmlns="{TP}">{body}</{name}>')
-    try:
-        reply = m.dispatch(op)
-    except RPCError as exc:
-        REPLIES.append(etree.tostring(exc.xml))
-        raise
-    REPLIES.append(reply.xml.encode() if isinstance(reply.xml, str) else reply.xml)
-    return etree.fromstring(REPLIES[-1])
+    return send(m, f'<{name} xmlns="{TP}">{body}</{name}>', REPLIES)
 
 
 def error_of(m: manager.Manager, name: str, body: str) -> RPCError:
-    with pytest.raises(RPCError) as exc:
-        rpc(m, name, body)
-    return exc.value
-
-
-def assert_error(err: RPCError, tag: str, app_tag: str) -> None:
-    assert (err.tag, err._app_tag) == (tag, app_tag), etree.tostring(err.xml)
+    return expect_error(m, f'<{name} xmlns="{TP}">{body}</{name}>', REPLIES)
 
 
 def state_of(m: manager.Manager, name: str) -> etree._Element:
@@ -194,11 +166,11 @@ def test_unreachable_ca(m: manager.Manager) -> None:
     assert state_of(m, "dead").findtext("tp:authenticated", namespaces=NS) == "false"
 
 
-def test_no_reply_or_log_holds_secrets(agent_proc: AgentProcess) -> None:
+def test_no_reply_or_log_holds_secrets(agent: AgentProcess) -> None:
     assert REPLIES
     for reply in REPLIES:
         assert b"PRIVATE KEY" not in reply
         assert CHALLENGE.encode() not in reply
         assert b"not-the-challenge" not in reply
-    log = agent_proc.log_text()
+    log = agent.log_text()
     assert CHALLENGE not in log and "not-the-challenge" not in log
