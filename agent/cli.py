@@ -17,8 +17,8 @@ from pathlib import Path
 from agent import ops
 from agent.clock import SystemClock
 from agent.datastore import schema as schema_mod
-from agent.datastore.persist import atomic_write
 from agent.datastore.store import Datastore
+from agent.durable import atomic_write
 from agent.pki import KeyStore
 from agent.pki.trustpoints import TrustpointStore
 from agent.server import auth, capabilities, operations, transport
@@ -79,9 +79,9 @@ def first_run_users(state_dir: Path) -> tuple[dict[str, auth.User], Path | None]
     password_file = state_dir / "admin-password"
     if not users_file.exists():
         password = auth.generate_password()
-        atomic_write(password_file, (password + "\n").encode(), mode=0o600)
+        atomic_write(password_file, (password + "\n").encode())
         record = {ADMIN: {"password-hash": auth.hash_password(password)}}
-        atomic_write(users_file, json.dumps(record, indent=2).encode(), mode=0o600)
+        atomic_write(users_file, json.dumps(record, indent=2).encode())
     record = json.loads(users_file.read_text(encoding="utf-8"))
     users = {
         name: auth.User(name, v.get("password-hash"), tuple(v.get("authorized-keys", ())))

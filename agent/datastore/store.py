@@ -34,10 +34,11 @@ from agent.datastore.edit import (
 from agent.datastore.index import EntryIndex
 from agent.datastore.journal import Journal
 from agent.datastore.locks import Locks
-from agent.datastore.persist import CommitLog, remove_stale_temps
+from agent.datastore.persist import CommitLog
 from agent.datastore.schema import Schema, SchemaNode
 from agent.datastore.stored import bind_module_prefixes
 from agent.datastore.validate import Validator
+from agent.durable import remove_stale_temps
 from agent.errors import (
     InvalidValue,
     LockDenied,

@@ -41,8 +41,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from agent import durable
 from agent.clock import Clock
-from agent.pki import _files
 from agent.pki._encoding import cisco_hex_lines, colon_hex, pem_encode, sha256_fingerprint
 from agent.pki._keyio import (
     RSA_WEAK_BELOW,
@@ -160,7 +160,7 @@ class KeyStore:
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
         self._passphrase: bytes | None = None
-        _files.ensure_private_dir(directory)
+        durable.ensure_private_dir(directory)
         self._recover()
 
     @property
@@ -318,9 +318,9 @@ class KeyStore:
                 raise PkiError(
                     ErrorCode.KEY_NOT_FOUND, f"no key labelled {label!r}", {"label": label}
                 )
-            _files.destroy(meta)
+            durable.destroy(meta)
             for path in key_files:
-                _files.destroy(path)
+                durable.destroy(path)
         log.info("key zeroized label=%s", label)
 
     def zeroize_all(self) -> builtins.list[str]:
@@ -384,14 +384,14 @@ class KeyStore:
         files = self._write_private_keys(label, keys)
         try:
             info = _make_info(label, keys, usage, origin, source_format, self._clock.now())
-            _files.atomic_write(self._meta_path(label), _encode_record(_Record(info, files)))
+            durable.atomic_write(self._meta_path(label), _encode_record(_Record(info, files)))
         except BaseException:
             for name in files.values():
-                _files.destroy(self._dir / name)
+                durable.destroy(self._dir / name)
             raise
         for path in old_files:
             if path.name not in files.values():  # a reused token names a new file
-                _files.destroy(path)
+                durable.destroy(path)
         return info
 
     def _write_private_keys(
@@ -405,11 +405,11 @@ class KeyStore:
                 if isinstance(key, PublicKey):
                     continue
                 name = f"{label}.{token}.{role.value}{_KEY_SUFFIX}"
-                _files.atomic_write(self._dir / name, encrypt_at_rest(key, passphrase))
+                durable.atomic_write(self._dir / name, encrypt_at_rest(key, passphrase))
                 files[role] = name
         except BaseException:
             for name in files.values():
-                _files.destroy(self._dir / name)
+                durable.destroy(self._dir / name)
             raise
         return files
 
@@ -422,8 +422,8 @@ class KeyStore:
 
     def _recover(self) -> None:
         """Destroy what a crash may have left: temp files and key files no metadata names."""
-        for stale in self._dir.glob(f".*{_files.TEMP_SUFFIX}"):
-            _files.destroy(stale)
+        for stale in self._dir.glob(f".*{durable.TEMP_SUFFIX}"):
+            durable.destroy(stale)
         try:
             named = {n for label in self._labels() for n in self._record(label).files.values()}
         except PkiError:
@@ -432,7 +432,7 @@ class KeyStore:
         for path in self._dir.glob(f"*{_KEY_SUFFIX}"):
             if path.name not in named:
                 log.warning("destroying orphan key file %s", path.name)
-                _files.destroy(path)
+                durable.destroy(path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -494,7 +494,7 @@ def _load_or_create_master(directory: Path) -> bytes:
                 ErrorCode.KEYSTORE_DAMAGED,
                 "the master key is missing but encrypted keys exist; restore master.key",
             )
-        _files.create_exclusive(path, secrets.token_bytes(MASTER_KEY_BYTES))
+        durable.create_exclusive(path, secrets.token_bytes(MASTER_KEY_BYTES))
     key = path.read_bytes()
     if len(key) != MASTER_KEY_BYTES:
         raise PkiError(ErrorCode.KEYSTORE_DAMAGED, "the master key file has the wrong length")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from agent.pki._files import atomic_write, destroy, ensure_private_dir
+from agent.durable import atomic_write, destroy, ensure_private_dir
 from agent.pki.errors import ErrorCode, PkiError
 
 __all__ = [

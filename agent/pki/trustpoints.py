@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from agent.clock import Clock
-from agent.pki._files import atomic_write, destroy, ensure_private_dir
+from agent.durable import atomic_write, destroy, ensure_private_dir
 from agent.pki._vocab import KeyRole
 from agent.pki.certs import Certificate, ValidityStatus, load_certificate
 from agent.pki.errors import ErrorCode, PkiError

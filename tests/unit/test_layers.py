@@ -16,7 +16,7 @@ FORBIDDEN = {
     "ops": {"server"},
     "server": set(),
 }
-LEAVES = {"errors", "xmlutil", "clock"}
+LEAVES = {"errors", "xmlutil", "clock", "durable"}
 # outside library -> the only modules allowed to import it
 SOLE_IMPORTER = {
     "asyncssh": {"agent/server/transport.py"},

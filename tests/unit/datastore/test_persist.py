@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.datastore.persist import CommitLog, atomic_write, remove_stale_temps
+from agent.datastore.persist import CommitLog
+from agent.durable import atomic_write, remove_stale_temps
 
 
 def test_atomic_write_replaces_and_is_private(tmp_path: Path) -> None:
@@ -17,7 +18,7 @@ def test_atomic_write_replaces_and_is_private(tmp_path: Path) -> None:
 
 
 def test_stale_temps_removed(tmp_path: Path) -> None:
-    (tmp_path / ".running.xml.tmp123").write_bytes(b"half")
+    (tmp_path / ".running.xml.k3j2x9.tmp").write_bytes(b"half")
     remove_stale_temps(tmp_path)
     assert list(tmp_path.iterdir()) == []
 

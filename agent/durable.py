@@ -1,4 +1,6 @@
-"""Durable file operations for key material (DESIGN.md "Conventions").
+"""Durable file operations for every state file (DESIGN.md "Conventions"): the datastore's
+snapshot and log, users, keys, certificates, pending enrollments.  A leaf module, so both
+``datastore`` and ``pki`` use this one implementation.
 
 Every write goes to a private temp file that is fsynced, then renamed (or linked, when the
 target must not already exist) and the directory fsynced, so a crash leaves the old or the new
@@ -16,7 +18,15 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["TEMP_SUFFIX", "atomic_write", "create_exclusive", "destroy", "ensure_private_dir"]
+__all__ = [
+    "TEMP_SUFFIX",
+    "atomic_write",
+    "create_exclusive",
+    "destroy",
+    "ensure_private_dir",
+    "fsync_dir",
+    "remove_stale_temps",
+]
 
 TEMP_SUFFIX = ".tmp"
 _CHUNK = 1 << 16
@@ -31,7 +41,7 @@ def atomic_write(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` (mode 0600)."""
     with _temp_file(path, data) as tmp:
         os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def create_exclusive(path: Path, data: bytes) -> bool:
@@ -45,8 +55,15 @@ def create_exclusive(path: Path, data: bytes) -> bool:
             os.link(tmp, path)
         except FileExistsError:
             return False
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return True
+
+
+def remove_stale_temps(directory: Path) -> None:
+    """Temp files left by a crash mid-write are garbage: the rename never happened."""
+    for p in directory.glob(f".*{TEMP_SUFFIX}"):
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
 
 
 def destroy(path: Path) -> None:
@@ -68,7 +85,7 @@ def destroy(path: Path) -> None:
         os.close(fd)
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 @contextlib.contextmanager
@@ -90,7 +107,8 @@ def _temp_file(path: Path, data: bytes) -> Iterator[Path]:
             tmp.unlink()
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make a rename or unlink in ``directory`` durable."""
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
