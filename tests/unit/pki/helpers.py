@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
@@ -26,14 +25,11 @@ NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 
 OPENSSL = shutil.which("openssl")
-needs_openssl = pytest.mark.skipif(
-    OPENSSL is None, reason="the openssl CLI is the independent oracle for these checks"
-)
 
 
 def openssl(*args: str, stdin: bytes | None = None, cwd: Path | None = None) -> bytes:
     """Run ``openssl`` and return stdout; a non-zero exit raises CalledProcessError."""
-    assert OPENSSL is not None
+    assert OPENSSL is not None, "the openssl CLI (the independent oracle) is not installed"
     done = subprocess.run(
         [OPENSSL, *args], input=stdin, cwd=cwd, capture_output=True, check=False, timeout=60
     )

@@ -29,7 +29,6 @@ from tests.unit.pki.helpers import (
     der,
     make_cert,
     name,
-    needs_openssl,
     openssl,
     pem,
     rsa_key,
@@ -281,7 +280,6 @@ def test_load_certificates_pkcs7(pki: Pki, encoding: Encoding) -> None:
     assert {c.der for c in load_certificates(bundle)} == {der(pki.ca), der(pki.leaf)}
 
 
-@needs_openssl
 @pytest.mark.parametrize("form", ["DER", "PEM"])
 def test_load_certificates_pkcs7_from_openssl(pki: Pki, tmp_path: Path, form: str) -> None:
     (tmp_path / "ca.pem").write_bytes(pem(pki.ca))

@@ -17,7 +17,7 @@ from agent.pki import (
     PkiError,
     WeakKeyWarning,
 )
-from tests.unit.pki.helpers import needs_openssl, openssl, pem_key, rsa_key
+from tests.unit.pki.helpers import openssl, pem_key, rsa_key
 
 Enc = serialization.Encoding
 Pub = serialization.PublicFormat
@@ -256,7 +256,6 @@ def _p12(tmp_path: Path, key_and_cert: tuple[Path, Path], *extra: str) -> bytes:
     return out.read_bytes()
 
 
-@needs_openssl
 def test_import_pkcs12(
     store: KeyStore,
     tmp_path: Path,
@@ -272,7 +271,6 @@ def test_import_pkcs12(
     assert stored.private_numbers() == rsa_private.private_numbers()
 
 
-@needs_openssl
 @pytest.mark.parametrize("passphrase", [b"wrong", None], ids=["wrong", "missing"])
 def test_import_pkcs12_bad_passphrase(
     store: KeyStore, tmp_path: Path, key_and_cert: tuple[Path, Path], passphrase: bytes | None
@@ -281,7 +279,6 @@ def test_import_pkcs12_bad_passphrase(
     assert _code(lambda: store.import_pair("p12", data, passphrase)) is ErrorCode.BAD_PASSPHRASE
 
 
-@needs_openssl
 def test_import_pkcs12_with_empty_password(
     store: KeyStore, tmp_path: Path, key_and_cert: tuple[Path, Path]
 ) -> None:
@@ -289,7 +286,6 @@ def test_import_pkcs12_with_empty_password(
     assert store.import_pair("p12", data).source_format is KeyFormat.PKCS12
 
 
-@needs_openssl
 def test_import_pkcs12_without_a_key(
     store: KeyStore, tmp_path: Path, key_and_cert: tuple[Path, Path]
 ) -> None:
@@ -310,7 +306,6 @@ def test_import_pkcs12_without_a_key(
     )
 
 
-@needs_openssl
 def test_import_truncated_pkcs12(
     store: KeyStore, tmp_path: Path, key_and_cert: tuple[Path, Path]
 ) -> None:
@@ -318,7 +313,6 @@ def test_import_truncated_pkcs12(
     assert _code(lambda: store.import_pair("p12", data[:-40], b"x")) is ErrorCode.MALFORMED_KEY
 
 
-@needs_openssl
 @pytest.mark.parametrize("algorithm", ["rsa", "ec"])
 def test_import_traditional_openssl_pem(store: KeyStore, tmp_path: Path, algorithm: str) -> None:
     """'-----BEGIN RSA/EC PRIVATE KEY-----' with RFC 1421 encryption headers, as old devices

@@ -22,9 +22,7 @@ from agent.pki import (
     load_certificate,
     load_csr_info,
 )
-from tests.unit.pki.helpers import needs_openssl, openssl
-
-pytestmark = needs_openssl
+from tests.unit.pki.helpers import openssl
 
 
 def _passphrase(store: KeyStore) -> str:
