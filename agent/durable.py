@@ -26,6 +26,7 @@ __all__ = [
     "ensure_private_dir",
     "fsync_dir",
     "remove_stale_temps",
+    "write_all",
 ]
 
 TEMP_SUFFIX = ".tmp"
@@ -93,9 +94,7 @@ def _temp_file(path: Path, data: bytes) -> Iterator[Path]:
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
     tmp = Path(name)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
+        write_all(fd, data)
         os.fsync(fd)
         os.close(fd)
         fd = -1
@@ -105,6 +104,13 @@ def _temp_file(path: Path, data: bytes) -> Iterator[Path]:
             os.close(fd)
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """os.write until every byte is written (it may write fewer)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def fsync_dir(directory: Path) -> None:

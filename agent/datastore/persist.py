@@ -7,7 +7,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from agent.durable import atomic_write, fsync_dir
+from agent.durable import atomic_write, fsync_dir, write_all
 
 _MAGIC = b"NPA-LOG1"
 
@@ -32,7 +32,7 @@ class CommitLog:
         created = not self.log_path.exists()
         fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
-            _write_all(fd, header + body + b"\n")
+            write_all(fd, header + body + b"\n")
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -80,9 +80,3 @@ def _read_record(data: bytes, pos: int) -> tuple[int, bytes, int] | None:
 
 def _digest(body: bytes) -> bytes:
     return hashlib.sha256(body).hexdigest().encode("ascii")
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]

@@ -208,19 +208,7 @@ class KeyStore:
         Raises PkiError malformed-key, unsupported-key-parameters or key-exists.
         """
         _check_label(label)
-        key = parse_public_key(data)
-        with self._label_lock(label):
-            self._refuse_existing(label, overwrite)
-            info = self._store(
-                label,
-                {KeyRole.GENERAL: key},
-                usage=KeyUsage.GENERAL_KEYS,
-                origin=KeyOrigin.IMPORTED,
-                source_format=KeyFormat.SPKI,
-            )
-        log.info("public key imported label=%s algorithm=%s", label, info.algorithm)
-        _warn_if_weak(info)
-        return info
+        return self._store_imported(label, parse_public_key(data), KeyFormat.SPKI, overwrite)
 
     def import_pair(
         self, label: str, data: bytes, passphrase: bytes | None = None, *, overwrite: bool = False
@@ -233,6 +221,11 @@ class KeyStore:
         """
         _check_label(label)
         key, source_format = parse_key_pair(data, passphrase)
+        return self._store_imported(label, key, source_format, overwrite)
+
+    def _store_imported(
+        self, label: str, key: PrivateKey | PublicKey, source_format: KeyFormat, overwrite: bool
+    ) -> KeyInfo:
         with self._label_lock(label):
             self._refuse_existing(label, overwrite)
             info = self._store(
@@ -243,10 +236,7 @@ class KeyStore:
                 source_format=source_format,
             )
         log.info(
-            "key pair imported label=%s algorithm=%s format=%s",
-            label,
-            info.algorithm,
-            source_format,
+            "key imported label=%s algorithm=%s format=%s", label, info.algorithm, source_format
         )
         _warn_if_weak(info)
         return info
