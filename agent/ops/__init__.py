@@ -17,6 +17,7 @@ from agent.ops.apply import KeySubscriber
 from agent.ops.keys import KeyHandlers
 from agent.ops.polling import Poller
 from agent.ops.state import KeysState, TrustpointsState
+from agent.ops.trustpoint_removal import TrustpointRemovalSubscriber
 from agent.ops.trustpoints import TrustpointHandlers
 from agent.pki import KeyStore
 from agent.pki.pending import EventLog, PendingStore
@@ -70,6 +71,8 @@ def register(
         ("cancel-enrollment", tp.cancel_enrollment),
     ):
         registry.register(TP_NS, name, handler, audited=True)
+    # Undoable subscribers first: a key zeroize cannot be undone, so it runs last.
+    datastore.subscribe(TrustpointRemovalSubscriber(certs, pending))
     datastore.subscribe(KeySubscriber(keys, certs))
     datastore.add_state_provider(KeysState(keys, datastore).render)
     datastore.add_state_decorator(TrustpointsState(certs, clock, pending).decorate)

@@ -115,6 +115,12 @@ class TrustpointStore:
             destroy(self._path(name))
         return gone
 
+    def restore(self, record: TrustpointRecord) -> None:
+        """Put back a record read before a removal (undo of a failed commit)."""
+        _check_name(record.name)
+        with self._lock:
+            self._write(record)
+
     def bound_to(self, key_label: str) -> list[str]:
         """Trustpoints holding a local certificate for ``key_label``."""
         return [

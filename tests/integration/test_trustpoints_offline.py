@@ -380,6 +380,7 @@ def test_zeroize_removes_bound_certificates(tmp_path: Path, ca: Path) -> None:
             assert state.find("tp:local-certificate", NS) is None
             assert state.findtext("tp:authenticated", namespaces=NS) == "true"
             zeroize_rpc_removes_bound(m2, ca)
+            removing_the_trustpoint_drops_its_ca(m2, proc.state_dir)
     finally:
         proc.stop()
 
@@ -410,6 +411,25 @@ def zeroize_rpc_removes_bound(m2: manager.Manager, ca: Path) -> None:
     assert state_of(m2, "z").find("tp:local-certificate", NS) is not None  # not yet zeroized
     rpc(m2, "zeroize-key", "<label>rk</label>", ns=KEYS)
     assert state_of(m2, "z").find("tp:local-certificate", NS) is None
+
+
+def removing_the_trustpoint_drops_its_ca(m2: manager.Manager, state: Path) -> None:
+    """`no crypto ca trustpoint z`: its CA goes with it; the same name re-added starts
+    unauthenticated."""
+    assert state_of(m2, "z").findtext("tp:authenticated", namespaces=NS) == "true"
+    m2.edit_config(
+        target="candidate",
+        config='<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0" '
+        'xmlns:nc="urn:ietf:params:xml:ns:netconf:base:1.0">'
+        f'<trustpoints xmlns="{TP}"><trustpoint nc:operation="delete"><name>z</name>'
+        "</trustpoint></trustpoints></config>",
+    )
+    m2.commit()
+    assert not list(state.rglob("z.json"))
+    edit(m2, f'<trustpoints xmlns="{TP}"><trustpoint><name>z</name>'
+         "<enrollment><terminal/></enrollment></trustpoint></trustpoints>")  # fmt: skip
+    m2.commit()
+    assert state_of(m2, "z").findtext("tp:authenticated", namespaces=NS) == "false"
 
 
 def test_no_reply_holds_secrets(agent: AgentProcess) -> None:

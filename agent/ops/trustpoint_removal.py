@@ -1,0 +1,62 @@
+"""Commit side effect for /trustpoints/trustpoint: a trustpoint removed from config loses its
+CA and local certificates and any pending or failed enrollment, as `no crypto ca trustpoint`
+does on IOS XR.  Re-adding the name later starts from nothing (authenticate again).
+
+The removal is undoable: apply keeps the records it removed in memory and undo writes them
+back, so a commit that fails after this step (a later subscriber, the commit log write)
+leaves certificates and enrollments exactly as they were.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from agent.ops._config import trustpoint_names
+from agent.pki.pending import PendingEnrollment, PendingStore
+from agent.pki.trustpoints import TrustpointRecord, TrustpointStore
+from agent.xmlutil import Element
+
+log = logging.getLogger(__name__)
+
+
+class TrustpointRemovalSubscriber:
+    """The commit subscriber for removed trustpoints (a CommitSubscriber)."""
+
+    def __init__(self, certs: TrustpointStore, pending: PendingStore) -> None:
+        self._certs = certs
+        self._pending = pending
+
+    def prepare(self, old: Element, new: Element) -> TrustpointRemoval | None:
+        removed = sorted(set(trustpoint_names(old)) - set(trustpoint_names(new)))
+        if not removed:
+            return None
+        return TrustpointRemoval(self._certs, self._pending, removed)
+
+
+@dataclass(slots=True)
+class TrustpointRemoval:
+    """The trustpoint work of one commit (a CommitAction)."""
+
+    certs: TrustpointStore
+    pending: PendingStore
+    names: list[str]
+    saved: list[tuple[TrustpointRecord, PendingEnrollment | None]] = field(default_factory=list)
+
+    def apply(self) -> None:
+        for name in self.names:
+            record, enrollment = self.certs.get(name), self.pending.get(name)
+            self.saved.append((record, enrollment))
+            gone = self.certs.remove_all(name)
+            self.pending.remove(name)
+            log.info(
+                "trustpoint %s removed from config: %d certificate(s)%s dropped",
+                name, len(gone), " and its enrollment" if enrollment else "",
+            )  # fmt: skip
+
+    def undo(self) -> None:
+        for record, enrollment in reversed(self.saved):
+            self.certs.restore(record)
+            if enrollment is not None:
+                self.pending.put(enrollment)
+        self.saved.clear()
