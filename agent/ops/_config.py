@@ -103,11 +103,12 @@ def trustpoint_config(root: Element, name: str) -> TrustpointConfig | None:
     """The trustpoint ``name`` of ``root``, or None when it is not configured."""
     for tp in root.iterfind(f"{{{TP_NS}}}trustpoints/{{{TP_NS}}}trustpoint"):
         if (tp.findtext(f"{{{TP_NS}}}name") or "").strip() == name:
-            return _trustpoint(tp, name)
+            return trustpoint_entry(tp, name)
     return None
 
 
-def _trustpoint(tp: Element, name: str) -> TrustpointConfig:
+def trustpoint_entry(tp: Element, name: str) -> TrustpointConfig:
+    """One trustpoint entry element, already found (a walk over all entries uses this)."""
     enrollment = tp.find(f"{{{TP_NS}}}enrollment")
     method: str | None = None
     url: str | None = None

@@ -56,17 +56,20 @@ class KeyHandlers:
         """generate-key: refused for a label declared in config (its entry owns it)."""
         label = _leaf(op, "label") or ""
         self._refuse_declared(label, "generate-key", "change the config entry instead")
-        info = await _run(
-            "generate-key",
-            lambda: self._store.generate(
-                label,
-                KeyAlgorithm(identity_name(_leaf(op, "algorithm") or "rsa")),
-                modulus=int(_leaf(op, "modulus") or "2048"),
-                usage=KeyUsage(_leaf(op, "usage") or "general-keys"),
-                overwrite=_flag(op, "overwrite"),
-            ),
-        )
-        await _run("generate-key", lambda: self._unbind([label]))
+        algorithm = KeyAlgorithm(identity_name(_leaf(op, "algorithm") or "rsa"))
+        modulus = int(_leaf(op, "modulus") or "2048")
+        usage = KeyUsage(_leaf(op, "usage") or "general-keys")
+        overwrite = _flag(op, "overwrite")
+
+        def generate() -> KeyInfo:
+            info = self._store.generate(
+                label, algorithm, modulus=modulus, usage=usage, overwrite=overwrite
+            )
+            if overwrite:  # a new label has no certificates; replaced material loses its own
+                self._unbind([label])
+            return info
+
+        info = await _run("generate-key", generate)
         return [_text("label", info.label), *_components(info)]
 
     async def zeroize_key(self, op: Element, ctx: object) -> list[Element]:

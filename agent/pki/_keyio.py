@@ -153,9 +153,15 @@ def encrypt_at_rest(key: PrivateKey, passphrase: bytes) -> bytes:
 
 
 def decrypt_at_rest(data: bytes, passphrase: bytes) -> PrivateKey:
-    """The stored key; keystore-damaged if it does not decrypt (wrong or changed master key)."""
+    """The stored key; keystore-damaged if it does not decrypt (wrong or changed master key).
+
+    RSA validation is skipped: it costs ~55 ms per 2048-bit load (a primality check of the
+    factors) and only matters for untrusted keys.  Stored keys were validated when they were
+    generated or imported, and only this agent can write the 0600 keystore."""
     try:
-        key = serialization.load_pem_private_key(data, passphrase)
+        key = serialization.load_pem_private_key(
+            data, passphrase, unsafe_skip_rsa_key_validation=True
+        )
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise PkiError(
             ErrorCode.KEYSTORE_DAMAGED,

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import builtins
+import glob
 import json
 import logging
 import re
@@ -74,7 +75,7 @@ _LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 # <label>.<token>.<role>.p8: with a fixed-width token and a closed set of roles, the label a
 # key file belongs to is unambiguous even though labels may contain dots.
 _TOKEN_BYTES = 4
-_KEY_FILE_TAIL = r"\.[0-9a-f]{8}\.(?:general|signature|encryption)\.p8"
+_KEY_FILE_TAIL = re.compile(r"\.[0-9a-f]{8}\.(?:general|signature|encryption)\.p8")
 _ROLES = {
     KeyUsage.GENERAL_KEYS: (KeyRole.GENERAL,),
     KeyUsage.USAGE_KEYS: (KeyRole.SIGNATURE, KeyRole.ENCRYPTION),
@@ -336,8 +337,8 @@ class KeyStore:
         return self._dir / f"{label}{_META_SUFFIX}"
 
     def _key_files_of(self, label: str) -> builtins.list[Path]:
-        pattern = re.compile(re.escape(label) + _KEY_FILE_TAIL)
-        return sorted(p for p in self._dir.glob(f"*{_KEY_SUFFIX}") if pattern.fullmatch(p.name))
+        candidates = self._dir.glob(f"{glob.escape(label)}.*{_KEY_SUFFIX}")
+        return sorted(p for p in candidates if _KEY_FILE_TAIL.fullmatch(p.name[len(label) :]))
 
     def _labels(self) -> builtins.list[str]:
         names = (p.name for p in self._dir.glob(f"*{_META_SUFFIX}") if not p.name.startswith("."))
@@ -395,7 +396,9 @@ class KeyStore:
                 if isinstance(key, PublicKey):
                     continue
                 name = f"{label}.{token}.{role.value}{_KEY_SUFFIX}"
-                durable.atomic_write(self._dir / name, encrypt_at_rest(key, passphrase))
+                # The metadata write that follows syncs the directory for both renames.
+                data = encrypt_at_rest(key, passphrase)
+                durable.atomic_write(self._dir / name, data, sync_dir=False)
                 files[role] = name
         except BaseException:
             for name in files.values():

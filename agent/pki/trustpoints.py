@@ -66,6 +66,7 @@ class TrustpointStore:
         self._dir = directory
         self._clock = clock
         self._lock = threading.Lock()
+        self._decoded: dict[str, tuple[bytes, TrustpointRecord]] = {}
         ensure_private_dir(directory)
 
     def names(self) -> list[str]:
@@ -75,10 +76,18 @@ class TrustpointStore:
     def get(self, name: str) -> TrustpointRecord:
         """The record of ``name`` (empty when nothing is stored)."""
         _check_name(name)
-        path = self._path(name)
-        if not path.exists():
+        try:
+            raw = self._path(name).read_bytes()
+        except FileNotFoundError:
+            self._decoded.pop(name, None)
             return TrustpointRecord(name)
-        return _decode(name, path.read_bytes())
+        # Decoding parses every certificate; state renders every trustpoint on each get.
+        cached = self._decoded.get(name)
+        if cached is not None and cached[0] == raw:
+            return cached[1]
+        record = _decode(name, raw)
+        self._decoded[name] = (raw, record)
+        return record
 
     def set_ca(self, name: str, ca: Certificate, ra: Iterable[Certificate] = ()) -> None:
         """Trust ``ca`` (and its RA certificates) for ``name``; local certificates stay."""

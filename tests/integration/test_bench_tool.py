@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,9 +17,11 @@ from types import ModuleType
 
 import pytest
 
-from tests.integration.agent_process import REPO, start_agent
+from tests.integration.agent_process import REPO, AgentProcess, start_agent
+from tests.unit.pki.scep_server import CHALLENGE, start_scep_server
 
 BENCH = REPO / "tools" / "bench.py"
+BENCH_PKI = REPO / "tools" / "bench_pki.py"
 TEMPLATES = REPO / "tools" / "bench_templates"
 # --quick sizes: 10-entry small datastore, bulk 100 and 1,000, 1,000-entry large datastore.
 QUICK_ROWS = {
@@ -140,3 +143,32 @@ def test_shipped_templates_load(path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert "{entries}" not in template.remove_all()
     assert 'operation="remove"' in template.remove_entry(3)
     assert template.entries(0, 2).count("{i}") == 0
+
+
+def _run_bench_pki(agent: AgentProcess, *row: str) -> str:
+    cmd = [sys.executable, str(BENCH_PKI), "--port", str(agent.port),
+           "--password-file", str(agent.state_dir / "admin-password"), *row]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, cwd=REPO)
+    assert proc.returncode == 0, f"bench_pki failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+def test_bench_pki_rows(tmp_path: Path) -> None:
+    """tools/bench_pki.py: each row runs against a real agent (and a real micromdm CA) and
+    prints its figures."""
+    scep = start_scep_server(tmp_path / "scep")
+    agent = start_agent(tmp_path / "state")
+    try:
+        keygen = _run_bench_pki(agent, "keygen", "--runs", "2")
+        state = _run_bench_pki(agent, "state", "-n", "3", "--repeat", "2")
+        enroll = _run_bench_pki(agent, "scep", "--scep-url", scep.url,
+                                "--challenge", CHALLENGE, "--runs", "2")  # fmt: skip
+    finally:
+        agent.stop()
+        scep.stop()
+    assert re.search(r"generate-key RSA-2048: RPC median [\d.]+ ms, raw cryptography", keygen)
+    assert "generate-key EC P-256" in keygen
+    assert re.search(r"get /trustpoints with 3 certificates: median [\d.]+ ms", state)
+    assert re.search(
+        r"SCEP enrollment, RSA-2048: enroll RPC median [\d.]+ ms .* scepclient", enroll
+    )

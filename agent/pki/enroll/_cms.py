@@ -181,14 +181,19 @@ def _find_signer(
     for cert in candidates:
         parsed = _asn1_cert(cert)
         if sid.name == "issuer_and_serial_number":
-            if (
-                sid.chosen["issuer"] == parsed.issuer
-                and sid.chosen["serial_number"].native == parsed.serial_number
+            if sid.chosen["serial_number"].native == parsed.serial_number and _same_name(
+                sid.chosen["issuer"], parsed.issuer
             ):
                 return cert
         elif sid.name == "subject_key_identifier" and sid.chosen.native == parsed.key_identifier:
             return cert
     raise CmsError("signed by a certificate that is neither the CA's nor an RA's")
+
+
+def _same_name(a: asn1_x509.Name, b: asn1_x509.Name) -> bool:
+    """RFC 5280 name comparison; equal encodings (the usual case) skip asn1crypto's costly
+    string preparation."""
+    return bool(a.dump() == b.dump() or a == b)
 
 
 def _encapsulated_content(eci: cms.EncapsulatedContentInfo) -> bytes:
