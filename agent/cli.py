@@ -17,11 +17,12 @@ from pathlib import Path
 from agent import ops
 from agent.clock import SystemClock
 from agent.datastore import schema as schema_mod
+from agent.datastore.events import EventStream
 from agent.datastore.store import Datastore
 from agent.durable import atomic_write
-from agent.pki import KeyStore
+from agent.pki import KeyStore, TrustPool
 from agent.pki.trustpoints import TrustpointStore
-from agent.server import auth, capabilities, operations, transport
+from agent.server import auth, capabilities, notifications, operations, transport
 from agent.server.dispatch import Registry
 from agent.server.service import NetconfService
 from agent.server.sessions import Sessions
@@ -99,17 +100,19 @@ async def serve(args: argparse.Namespace, config: Config) -> int:
     datastore.load()
     registry = Registry()
     operations.register(registry)
+    notifications.register(registry)
     clock = SystemClock()
-    poller = ops.register(
-        registry,
-        datastore,
+    events = EventStream(state_dir / "notifications.log", clock=SystemClock())
+    stores = ops.PkiStores(
         KeyStore(state_dir / "keys", clock),
         TrustpointStore(state_dir / "trustpoints", clock),
+        TrustPool(state_dir / "trustpool"),
         state_dir / "requests",
-        clock,
         state_dir / "enrollments",
+        state_dir / "expiry-notified.json",
     )
-    poller.start()  # resumes pending enrollments recorded before a restart
+    background = ops.register(registry, datastore, stores, events, clock)
+    background.start()
     sessions = Sessions()
     service = NetconfService(
         datastore,
@@ -118,6 +121,7 @@ async def serve(args: argparse.Namespace, config: Config) -> int:
         capabilities.capabilities(schema),
         config.limits,
         SystemClock(),
+        events,
     )
     host_key = transport.load_or_create_host_key(state_dir / "ssh_host_ed25519_key")
     acceptor = await transport.listen(args.host, args.port, host_key, users, service.run)
@@ -128,7 +132,8 @@ async def serve(args: argparse.Namespace, config: Config) -> int:
     acceptor.close()
     sessions.terminate_all()
     await acceptor.wait_closed()
-    await poller.stop()
+    await background.stop()
+    events.close()
     return 0
 
 

@@ -154,8 +154,11 @@ class CompiledSchema:
         nodes = [n for n in self.schema.root.walk() if n.config]
         for node in nodes:
             up = node.data_parent
-            depth = 0 if up is None else self.info[up].depth + (
-                0 if node.kind in (Kind.CHOICE, Kind.CASE) else 1)
+            depth = (
+                0
+                if up is None
+                else self.info[up].depth + (0 if node.kind in (Kind.CHOICE, Kind.CASE) else 1)
+            )
             self.info[node] = NodeInfo(depth)
         for node in reversed(nodes):  # children before parents
             self._structure(node)
@@ -192,8 +195,9 @@ class CompiledSchema:
         info.case_nodes = tuple(_case_data(node)) if node.kind in (Kind.CHOICE, Kind.CASE) else ()
         info.required = self._required(node)
         info.by_tag = {c.qname: c for c in node.children.values()}
-        info.requirements = tuple(c for c in node.ordered if c.config and (
-            c.kind is Kind.CHOICE or self.info[c].required))
+        info.requirements = tuple(
+            c for c in node.ordered if c.config and (c.kind is Kind.CHOICE or self.info[c].required)
+        )
         info.defaults = node.default[:1] if node.kind is Kind.LEAF else node.default
         if any(":" in d for d in info.defaults):
             info.default_nsmap = dict(node.default_namespaces)
@@ -205,7 +209,8 @@ class CompiledSchema:
         spec = node.type
         info.typed = spec is not None and not (
             (spec.base == "string" and not (spec.lengths or spec.patterns))
-            or (spec.base == "leafref" and spec.require_instance))
+            or (spec.base == "leafref" and spec.require_instance)
+        )
         if node.kind is Kind.LIST:
             by_name = {c.name: c for c in children}
             info.keys = tuple(by_name[k] for k in node.keys if k in by_name)
@@ -252,7 +257,8 @@ class CompiledSchema:
         if spec is not None and spec.base == "instance-identifier" and spec.require_instance:
             self.instance_ids.append(node)
         info.has_exprs = bool(info.gates or info.musts or info.leafref) or (
-            spec is not None and spec.base == "instance-identifier")
+            spec is not None and spec.base == "instance-identifier"
+        )
 
     def _gates(self, node: SchemaNode) -> Iterator[CompiledExpr]:
         if node.when is not None:
@@ -264,22 +270,32 @@ class CompiledSchema:
             for when in holder.parent_whens:
                 yield self._expr("when", when, node, True)
 
-    def _expr(self, kind: str, source: XPathExpr, owner: SchemaNode,
-              parent_context: bool) -> CompiledExpr:
+    def _expr(
+        self, kind: str, source: XPathExpr, owner: SchemaNode, parent_context: bool
+    ) -> CompiledExpr:
         ast, xpath = self._compile(source, kind)
         nsmap = source.nsmap
         context = owner.data_parent if parent_context else owner
-        walk = SchemaWalk(nsmap, self.schema.root, lambda n: self.info[n].depth,
-                           kind == "leafref")
+        walk = SchemaWalk(nsmap, self.schema.root, lambda n: self.info[n].depth, kind == "leafref")
         if context is not None:
             start = (context, self.info[context].depth if context in self.info else 0)
             walk.nodes(ast, start, start)
         # ExprCall: the runs pass elements as variables, which lxml-stubs' XPath rejects
-        expr = CompiledExpr(kind, owner, source, cast(ExprCall, xpath), ast, nsmap,
-                            parent_context, tuple(walk.refs), walk.is_opaque)
+        expr = CompiledExpr(
+            kind,
+            owner,
+            source,
+            cast(ExprCall, xpath),
+            ast,
+            nsmap,
+            parent_context,
+            tuple(walk.refs),
+            walk.is_opaque,
+        )
         expr.reads_defaults = walk.is_opaque or any(
             r.node.kind in (Kind.LEAF, Kind.LEAF_LIST, Kind.CONTAINER) and self._implicit(r.node)
-            for r in walk.refs)
+            for r in walk.refs
+        )
         if expr.opaque:
             self.opaque.append(expr)
         for ref in expr.refs:
@@ -292,8 +308,12 @@ class CompiledSchema:
             try:
                 parsed = parse(source.expr)
                 text = parsed.lxml if kind == "leafref" else f"boolean({parsed.lxml})"
-                xpath = etree.XPath(text, namespaces=source.nsmap, smart_strings=False,
-                                    extensions=self.functions.extensions(source.nsmap))
+                xpath = etree.XPath(
+                    text,
+                    namespaces=source.nsmap,
+                    smart_strings=False,
+                    extensions=self.functions.extensions(source.nsmap),
+                )
             except (ValueError, etree.XPathSyntaxError) as exc:
                 raise SchemaError(f"cannot compile XPath {source.source!r}: {exc}") from None
             self._xpaths[key] = (parsed.ast, xpath)

@@ -88,10 +88,14 @@ class EditResult:
 
 
 def apply_edit(
-    schema: Schema, target: Element, config: Element, *,
+    schema: Schema,
+    target: Element,
+    config: Element,
+    *,
     default_operation: Operation = Operation.MERGE,
     error_option: ErrorOption = ErrorOption.STOP_ON_ERROR,
-    check_value: ValueChecker | None = None, journal: Journal | None = None,
+    check_value: ValueChecker | None = None,
+    journal: Journal | None = None,
 ) -> EditResult:
     """Apply the children of ``config`` to the datastore root ``target``, in place.
 
@@ -146,7 +150,10 @@ class _Editor:
     """One edit-config run: the schema walk, the writes and what they changed."""
 
     def __init__(
-        self, schema: Schema, error_option: ErrorOption, check_value: ValueChecker | None,
+        self,
+        schema: Schema,
+        error_option: ErrorOption,
+        check_value: ValueChecker | None,
         journal: Journal,
     ) -> None:
         self.schema = schema
@@ -199,21 +206,32 @@ class _Editor:
         path = f"{ppath}/{sn.prefix}:{sn.name}"
         step = _Step(sn, dp, e, _operation(e, inherited, sn, path), path)
         _check_attributes(step)
-        handlers = {Kind.LEAF: self._leaf, Kind.LEAF_LIST: self._leaf_list,
-                    Kind.LIST: self._list_entry, Kind.CONTAINER: self._container}
+        handlers = {
+            Kind.LEAF: self._leaf,
+            Kind.LEAF_LIST: self._leaf_list,
+            Kind.LIST: self._list_entry,
+            Kind.CONTAINER: self._container,
+        }
         return handlers.get(sn.kind, self._any)(step)
 
     def _schema_node(self, ps: SchemaNode, e: Element, ppath: str) -> SchemaNode:
         ns, name = split(e)
         if self.schema.module_by_namespace(ns) is None:
             raise _error(
-                UnknownNamespace, f"no module has the namespace {ns!r}", ps, ppath or "/",
-                info=[("bad-element", name), ("bad-namespace", ns)], error_type=_APP,
+                UnknownNamespace,
+                f"no module has the namespace {ns!r}",
+                ps,
+                ppath or "/",
+                info=[("bad-element", name), ("bad-namespace", ns)],
+                error_type=_APP,
             )
         sn = ps.child(ns, name)
         if sn is None:
             raise _error(
-                UnknownElement, f"unexpected element {name}", ps, ppath or "/",
+                UnknownElement,
+                f"unexpected element {name}",
+                ps,
+                ppath or "/",
                 info=[("bad-element", name)],
             )
         if not sn.config:
@@ -221,8 +239,11 @@ class _Editor:
             # configuration (RFC 7950 §7.21.1), so the <config> parameter's value is
             # unacceptable: invalid-value (RFC 6241 App. A).
             raise _error(
-                InvalidValue, f"{name} is state data and cannot be configured", sn,
-                f"{ppath}/{sn.prefix}:{sn.name}", info=[("bad-element", name)],
+                InvalidValue,
+                f"{name} is state data and cannot be configured",
+                sn,
+                f"{ppath}/{sn.prefix}:{sn.name}",
+                info=[("bad-element", name)],
             )
         return sn
 
@@ -457,8 +478,10 @@ class _Editor:
             return None
         if where not in _INSERT_POINTS:
             raise s.error(
-                BadAttribute, f"insert must be one of {', '.join(_INSERT_POINTS)}",
-                info=[("bad-attribute", "insert"), ("bad-element", s.sn.name)], error_type=_APP,
+                BadAttribute,
+                f"insert must be one of {', '.join(_INSERT_POINTS)}",
+                info=[("bad-attribute", "insert"), ("bad-element", s.sn.name)],
+                error_type=_APP,
             )
         if where in ("first", "last"):
             return where, None
@@ -467,14 +490,19 @@ class _Editor:
         info = [("bad-attribute", name), ("bad-element", s.sn.name)]
         if ref is None:
             raise s.error(
-                MissingAttribute, f"insert={where} needs the {name} attribute",
-                info=info, error_type=_APP,
+                MissingAttribute,
+                f"insert={where} needs the {name} attribute",
+                info=info,
+                error_type=_APP,
             )
         anchor = self._anchor(s, ref)
         if anchor is None:  # RFC 7950 §15.7
             raise s.error(
-                BadAttribute, f"{name} {ref!r} names no existing entry",
-                info=info, app_tag="missing-instance", error_type=_APP,
+                BadAttribute,
+                f"{name} {ref!r} names no existing entry",
+                info=info,
+                app_tag="missing-instance",
+                error_type=_APP,
             )
         return where, anchor
 
@@ -485,8 +513,10 @@ class _Editor:
         given = _parse_predicates(ref)
         if given is None or sorted(given) != sorted(s.sn.keys):
             raise s.error(
-                BadAttribute, f"key {ref!r} is not a predicate on each key of {s.sn.name}",
-                info=[("bad-attribute", "key"), ("bad-element", s.sn.name)], error_type=_APP,
+                BadAttribute,
+                f"key {ref!r} is not a predicate on each key of {s.sn.name}",
+                info=[("bad-attribute", "key"), ("bad-element", s.sn.name)],
+                error_type=_APP,
             )
         values = [self.canon.canonical(key_node(s.sn, k), given[k], s.e.nsmap) for k in s.sn.keys]
         texts = tuple(v.text for v in values if v is not None)
@@ -501,15 +531,18 @@ class _Editor:
             kel = s.e.find(qname(s.sn.namespace, k))
             if kel is None:
                 raise s.error(
-                    MissingElement, f"list entry without its key {k}",
-                    info=[("bad-element", k)], error_type=_APP,
+                    MissingElement,
+                    f"list entry without its key {k}",
+                    info=[("bad-element", k)],
+                    error_type=_APP,
                 )
             ksn = key_node(s.sn, k)
             kpath = f"{s.path}/{ksn.prefix}:{k}"
             key = _Step(ksn, s.dp, kel, _operation(kel, Operation.MERGE, ksn, kpath), kpath)
             if key.op in _NOT_ON_KEYS:
                 raise key.error(
-                    BadAttribute, f"key {k} is only created or deleted with its entry",
+                    BadAttribute,
+                    f"key {k} is only created or deleted with its entry",
                     info=[("bad-attribute", "operation"), ("bad-element", k)],
                 )
             _no_children(key)
@@ -527,8 +560,11 @@ class _Editor:
         value = self.canon.canonical(sn, text, e.nsmap)
         if value is None:
             raise _error(
-                InvalidValue, f"{text!r} uses a prefix or identity that does not resolve", sn,
-                path, info=[("bad-element", sn.name)],
+                InvalidValue,
+                f"{text!r} uses a prefix or identity that does not resolve",
+                sn,
+                path,
+                info=[("bad-element", sn.name)],
             )
         return value
 
@@ -551,7 +587,10 @@ class _Editor:
     # -- namespaces ------------------------------------------------------------------------
 
     def _new(
-        self, sn: SchemaNode, scope: NsMap, value: Value | None = None,
+        self,
+        sn: SchemaNode,
+        scope: NsMap,
+        value: Value | None = None,
         parent: Element | None = None,
     ) -> Element:
         """A new element, detached or under ``parent``, for a place where ``scope`` is in
@@ -581,7 +620,10 @@ def _operation(e: Element, inherited: Operation, sn: SchemaNode, path: str) -> O
         return Operation(raw)
     except ValueError:
         raise _error(
-            BadAttribute, f"operation must be one of {', '.join(Operation)}", sn, path,
+            BadAttribute,
+            f"operation must be one of {', '.join(Operation)}",
+            sn,
+            path,
             info=[("bad-attribute", "operation"), ("bad-element", sn.name)],
         ) from None
 
@@ -593,7 +635,8 @@ def _check_attributes(s: _Step) -> None:
         q = etree.QName(attr)
         if q.namespace in (BASE_NS, YANG_NS) and attr not in (allowed or {_OPERATION}):
             raise s.error(
-                UnknownAttribute, f"attribute {q.localname} does not apply to {s.sn.name}",
+                UnknownAttribute,
+                f"attribute {q.localname} does not apply to {s.sn.name}",
                 info=[("bad-attribute", q.localname), ("bad-element", s.sn.name)],
             )
 
@@ -609,8 +652,10 @@ def _check_existence(s: _Step, old: Element | None) -> None:
 def _no_children(s: _Step) -> None:
     if children(s.e):
         raise s.error(
-            BadElement, f"{s.sn.name} is a {s.sn.kind} and cannot have child elements",
-            info=[("bad-element", s.sn.name)], error_type=_APP,
+            BadElement,
+            f"{s.sn.name} is a {s.sn.kind} and cannot have child elements",
+            info=[("bad-element", s.sn.name)],
+            error_type=_APP,
         )
 
 
@@ -618,8 +663,10 @@ def _no_text(s: _Step) -> None:
     texts: Iterable[str | None] = [s.e.text, *(c.tail for c in s.e)]
     if any(t and t.strip() for t in texts):
         raise s.error(
-            BadElement, f"{s.sn.name} is a {s.sn.kind} and cannot have a text value",
-            info=[("bad-element", s.sn.name)], error_type=_APP,
+            BadElement,
+            f"{s.sn.name} is a {s.sn.kind} and cannot have a text value",
+            info=[("bad-element", s.sn.name)],
+            error_type=_APP,
         )
 
 
@@ -645,13 +692,22 @@ def _parse_predicates(ref: str) -> dict[str, str] | None:
 
 
 def _error(
-    cls: type[RpcError], message: str, sn: SchemaNode | None, path: str, *,
-    info: Iterable[tuple[str, str]] = (), app_tag: str | None = None,
+    cls: type[RpcError],
+    message: str,
+    sn: SchemaNode | None,
+    path: str,
+    *,
+    info: Iterable[tuple[str, str]] = (),
+    app_tag: str | None = None,
     error_type: ErrorType | None = None,
 ) -> RpcError:
     """An error at ``path`` with its prefixes resolved and error-info in the base namespace."""
     return cls(
-        message, error_type=error_type, app_tag=app_tag, path=path, path_ns=_path_ns(sn),
+        message,
+        error_type=error_type,
+        app_tag=app_tag,
+        path=path,
+        path_ns=_path_ns(sn),
         info=[("", name, text) for name, text in info],
     )
 

@@ -51,8 +51,9 @@ class Run(StructureChecks):
             self._evaluate_deferred()
         return self._result()
 
-    def changes(self, changed: list[Element], removed: list[tuple[SchemaNode, Element]]
-                ) -> list[RpcError]:
+    def changes(
+        self, changed: list[Element], removed: list[tuple[SchemaNode, Element]]
+    ) -> list[RpcError]:
         touched, parents = self._collect(changed, removed)
         for parent, (created, gone) in parents.items():
             self._check_parent(parent, created, gone)
@@ -70,8 +71,9 @@ class Run(StructureChecks):
             self._evaluate_deferred()
         return self._result()
 
-    def _collect(self, changed: list[Element], removed: list[tuple[SchemaNode, Element]]
-                 ) -> tuple[list[tuple[SchemaNode, Element, bool]], _Parents]:
+    def _collect(
+        self, changed: list[Element], removed: list[tuple[SchemaNode, Element]]
+    ) -> tuple[list[tuple[SchemaNode, Element, bool]], _Parents]:
         """Check the changed subtrees; return what changed (node, element or former
         parent, removed?) and, per parent, its created children and removed nodes."""
         touched: list[tuple[SchemaNode, Element, bool]] = []
@@ -177,8 +179,9 @@ class _Jobs:
                 if anchor is not None:
                     self._at(expr, *anchor)
 
-    def _anchor(self, want: int, node: SchemaNode, el: Element, removed: bool
-                ) -> tuple[Element, int] | None:
+    def _anchor(
+        self, want: int, node: SchemaNode, el: Element, removed: bool
+    ) -> tuple[Element, int] | None:
         """The instance at depth ``want`` above the change (for a removal, ``el`` is the
         former parent); below it lie all the contexts the change can affect."""
         depth = self.info[node].depth
@@ -219,8 +222,9 @@ class _Jobs:
             for inst in found:
                 self.exprs[(id(expr), id(inst))] = (expr, inst)
 
-    def _below(self, anchor: Element, depth: int, target: SchemaNode, note_absent: bool
-               ) -> list[Element]:
+    def _below(
+        self, anchor: Element, depth: int, target: SchemaNode, note_absent: bool
+    ) -> list[Element]:
         """The instances of ``target`` below ``anchor`` (an instance at ``depth``)."""
         chain: list[SchemaNode] = []
         node: SchemaNode | None = target

@@ -53,8 +53,9 @@ class ErrorPaths:
     def __init__(self, schema: Schema) -> None:
         self.prefix = {m.namespace: m.prefix for m in schema.modules.values()}
 
-    def of(self, run: RunState, el: Element, tail: Iterable[SchemaNode] = ()
-           ) -> tuple[str, dict[str, str]]:
+    def of(
+        self, run: RunState, el: Element, tail: Iterable[SchemaNode] = ()
+    ) -> tuple[str, dict[str, str]]:
         chain: list[Element] = []
         cur: Element | None = el
         while cur is not None and cur is not run.root:
@@ -79,8 +80,9 @@ class ErrorPaths:
         used[prefix] = ns
         return f"{prefix}:{name}"
 
-    def _step(self, e: Element, ns: str, name: str, node: SchemaNode | None,
-              used: dict[str, str]) -> str:
+    def _step(
+        self, e: Element, ns: str, name: str, node: SchemaNode | None, used: dict[str, str]
+    ) -> str:
         step = self._name(ns, name, used)
         if node is not None and node.kind is Kind.LIST:
             for key in node.keys:
@@ -122,8 +124,9 @@ class ValidatorState(CompiledSchema):
     def _deref(self, el: Element) -> list[Element]:
         return self.run.deref(el) if self.run is not None else []
 
-    def lasting_targets(self, root: Element, steps: tuple[tuple[str, str], ...]
-                        ) -> dict[Hashable, Element]:
+    def lasting_targets(
+        self, root: Element, steps: tuple[tuple[str, str], ...]
+    ) -> dict[Hashable, Element]:
         """value -> target element of an absolute leafref path, kept between runs on the
         same root so that a change does not rebuild it; entries are hints, checked on use."""
         if self._lasting_root is not root:
@@ -181,23 +184,29 @@ class RunState:
         if info.plain:
             return el.text or ""
         assert node.type is not None
-        return self.v.types.canonical(node.type, el.text or "",
-                                      el.nsmap if info.ns_values else {})
+        return self.v.types.canonical(node.type, el.text or "", el.nsmap if info.ns_values else {})
 
     # -- errors ---------------------------------------------------------------------------
 
-    def _error(self, cls: type[RpcError], message: str, el: Element,
-               tail: Iterable[SchemaNode] = (), *, app_tag: str | None = None,
-               info: Iterable[tuple[str, str, str]] = ()) -> None:
+    def _error(
+        self,
+        cls: type[RpcError],
+        message: str,
+        el: Element,
+        tail: Iterable[SchemaNode] = (),
+        *,
+        app_tag: str | None = None,
+        info: Iterable[tuple[str, str, str]] = (),
+    ) -> None:
         path, ns = self.v.paths.of(self, el, tail)
-        self.errors.append(cls(message, error_type=_APP, app_tag=app_tag, path=path,
-                               path_ns=ns, info=info))
+        self.errors.append(
+            cls(message, error_type=_APP, app_tag=app_tag, path=path, path_ns=ns, info=info)
+        )
 
     def _unknown(self, el: Element, node: SchemaNode | None) -> None:
         name = split_tag(el.tag)[1] if isinstance(el.tag, str) else "?"
         why = "is state data (config false)" if node is not None else "is not in the schema"
-        self._error(UnknownElement, f"element {name!r} {why}", el,
-                    info=[("", "bad-element", name)])
+        self._error(UnknownElement, f"element {name!r} {why}", el, info=[("", "bad-element", name)])
 
     def _non_unique(self, message: str, el: Element, leaves: Iterable[Element]) -> None:
         info = [(YANG_NS, "non-unique", self.v.paths.of(self, leaf)[0]) for leaf in leaves]

@@ -92,8 +92,9 @@ class StructureChecks(XPathPhase):
         if bad is not None:
             self._error(InvalidValue, f"{node.name}: {bad.message}", el, app_tag=bad.app_tag)
 
-    def _check_parent(self, parent: Element, created: list[tuple[SchemaNode, Element]],
-                      gone: set[SchemaNode]) -> None:
+    def _check_parent(
+        self, parent: Element, created: list[tuple[SchemaNode, Element]], gone: set[SchemaNode]
+    ) -> None:
         """The constraints between changed elements and their siblings. A removal cannot
         break keys or uniqueness, only counts and mandatory nodes."""
         pnode = self.locate(parent) if parent is not self.root else self.v.schema.root
@@ -101,8 +102,9 @@ class StructureChecks(XPathPhase):
             return
         if pnode.kind is Kind.LIST and any(is_key(n) for n in gone):
             keys = self.info[pnode].keys
-            self._keys_present([next(parent.iterchildren(k.qname), None) for k in keys],
-                               pnode, parent, keys)
+            self._keys_present(
+                [next(parent.iterchildren(k.qname), None) for k in keys], pnode, parent, keys
+            )
         for node, el in created:
             self._check_siblings(parent, node, el)
         for node in {n for n, _ in created} | gone:
@@ -121,11 +123,17 @@ class StructureChecks(XPathPhase):
             if not keys or not self._keys_present(leaves, node, el, keys):
                 return
             want = tuple(self._value(leaf, k) for leaf, k in zip(leaves, keys, strict=True))
-            same = [e for e in self._entries_with(parent, node, (keys[0],), want[0])
-                    if self._key_of(e, keys) == want]
+            same = [
+                e
+                for e in self._entries_with(parent, node, (keys[0],), want[0])
+                if self._key_of(e, keys) == want
+            ]
             for dup in same[1:]:
-                self._non_unique(f"two {node.name} entries have the same key", dup,
-                                 [next(dup.iterchildren(k.qname)) for k in keys])
+                self._non_unique(
+                    f"two {node.name} entries have the same key",
+                    dup,
+                    [next(dup.iterchildren(k.qname)) for k in keys],
+                )
         elif node.kind is Kind.LEAF_LIST:
             value = self._value(el, node)
             same = [c for c in parent.iterchildren(node.qname) if self._value(c, node) == value]
@@ -133,11 +141,16 @@ class StructureChecks(XPathPhase):
                 self._non_unique(f"{node.name} has the value {dup.text!r} twice", dup, [dup])
         else:
             for dup in list(parent.iterchildren(node.qname))[1:]:
-                self._error(BadElement, f"{node.name} appears more than once", dup,
-                            info=[("", "bad-element", node.name)])
+                self._error(
+                    BadElement,
+                    f"{node.name} appears more than once",
+                    dup,
+                    info=[("", "bad-element", node.name)],
+                )
 
-    def _entries_with(self, parent: Element, node: SchemaNode, chain: tuple[SchemaNode, ...],
-                      want: Hashable) -> Iterator[Element]:
+    def _entries_with(
+        self, parent: Element, node: SchemaNode, chain: tuple[SchemaNode, ...], want: Hashable
+    ) -> Iterator[Element]:
         """The entries of list ``node`` under ``parent`` whose leaf at ``chain`` has the
         value ``want``, in document order: one scan of the leaf's tag, filtered by libxml2."""
         leaf_node = chain[-1]
@@ -159,13 +172,22 @@ class StructureChecks(XPathPhase):
             return None
         return tuple(self._value(leaf, k) for leaf, k in zip(leaves, keys, strict=True))
 
-    def _keys_present(self, leaves: list[Element | None], node: SchemaNode, el: Element,
-                      keys: tuple[SchemaNode, ...]) -> TypeGuard[list[Element]]:
+    def _keys_present(
+        self,
+        leaves: list[Element | None],
+        node: SchemaNode,
+        el: Element,
+        keys: tuple[SchemaNode, ...],
+    ) -> TypeGuard[list[Element]]:
         """Whether every key leaf of entry ``el`` is present; reports the first missing."""
         for k, leaf in zip(keys, leaves, strict=True):
             if leaf is None:
-                self._error(MissingElement, f"{node.name} entry has no key {k.name}", el,
-                            info=[("", "bad-element", k.name)])
+                self._error(
+                    MissingElement,
+                    f"{node.name} entry has no key {k.name}",
+                    el,
+                    info=[("", "bad-element", k.name)],
+                )
                 return False
         return True
 
@@ -180,8 +202,13 @@ class StructureChecks(XPathPhase):
                     self._recheck_unique_entry(cnode, cur, parent)
             cur, cnode = cur.getparent(), cnode.data_parent
 
-    def _check_group(self, parent: Element, node: SchemaNode, els: list[Element],
-                     inner: list[dict[SchemaNode, list[Element]]]) -> None:
+    def _check_group(
+        self,
+        parent: Element,
+        node: SchemaNode,
+        els: list[Element],
+        inner: list[dict[SchemaNode, list[Element]]],
+    ) -> None:
         """Constraints across the instances of one schema node under one parent;
         ``inner`` holds each instance's children by schema node."""
         kind = node.kind
@@ -193,23 +220,36 @@ class StructureChecks(XPathPhase):
             self._check_leaf_list(node, els)
         else:
             for extra in els[1:]:
-                self._error(BadElement, f"{node.name} appears more than once", extra,
-                            info=[("", "bad-element", node.name)])
+                self._error(
+                    BadElement,
+                    f"{node.name} appears more than once",
+                    extra,
+                    info=[("", "bad-element", node.name)],
+                )
         if kind is Kind.LIST or kind is Kind.LEAF_LIST:
             self._check_counts(parent, node, len(els))
 
     def _check_counts(self, parent: Element, node: SchemaNode, count: int) -> None:
         if node.max_elements is not None and count > node.max_elements:
-            self._error(OperationFailed, f"{node.name} has {count} entries, more than "
-                        f"max-elements {node.max_elements}", parent, (node,),
-                        app_tag="too-many-elements")
+            self._error(
+                OperationFailed,
+                f"{node.name} has {count} entries, more than max-elements {node.max_elements}",
+                parent,
+                (node,),
+                app_tag="too-many-elements",
+            )
         if 0 < count < node.min_elements:
-            self._error(OperationFailed, f"{node.name} has {count} entries, fewer than "
-                        f"min-elements {node.min_elements}", parent, (node,),
-                        app_tag="too-few-elements")
+            self._error(
+                OperationFailed,
+                f"{node.name} has {count} entries, fewer than min-elements {node.min_elements}",
+                parent,
+                (node,),
+                app_tag="too-few-elements",
+            )
 
-    def _check_keys(self, node: SchemaNode, els: list[Element],
-                    inner: list[dict[SchemaNode, list[Element]]]) -> None:
+    def _check_keys(
+        self, node: SchemaNode, els: list[Element], inner: list[dict[SchemaNode, list[Element]]]
+    ) -> None:
         keys = self.info[node].keys
         if len(keys) == 1:
             self._check_single_keys(node, els, inner, keys[0])
@@ -225,8 +265,13 @@ class StructureChecks(XPathPhase):
             else:
                 seen[value] = el
 
-    def _check_single_keys(self, node: SchemaNode, els: list[Element],
-                           inner: list[dict[SchemaNode, list[Element]]], key: SchemaNode) -> None:
+    def _check_single_keys(
+        self,
+        node: SchemaNode,
+        els: list[Element],
+        inner: list[dict[SchemaNode, list[Element]]],
+        key: SchemaNode,
+    ) -> None:
         """_check_keys for the common one-key list, without the tuples."""
         seen: set[Hashable] = set()
         plain = self.info[key].plain
@@ -257,35 +302,45 @@ class StructureChecks(XPathPhase):
             value = self._unique_value(el, chains)
             if value is None:
                 continue
-            same = [o for o in self._unique_candidates(parent, node, chains, value)
-                    if self._unique_value(o, chains) == value]
+            same = [
+                o
+                for o in self._unique_candidates(parent, node, chains, value)
+                if self._unique_value(o, chains) == value
+            ]
             for dup in same[1:]:
                 self._not_unique(node, chains, dup)
 
-    def _not_unique(self, node: SchemaNode, chains: tuple[tuple[SchemaNode, ...], ...],
-                    el: Element) -> None:
+    def _not_unique(
+        self, node: SchemaNode, chains: tuple[tuple[SchemaNode, ...], ...], el: Element
+    ) -> None:
         found = [self._unique_leaf(el, c) for c in chains]
         leaves = [f[1] for f in found if f is not None and f[1] is not None]
         names = " ".join(c[-1].name for c in chains)
         self._non_unique(f"{node.name} entries are not unique in ({names})", el, leaves or [el])
 
-    def _unique_value(self, el: Element, chains: tuple[tuple[SchemaNode, ...], ...]
-                      ) -> tuple[Hashable, ...] | None:
+    def _unique_value(
+        self, el: Element, chains: tuple[tuple[SchemaNode, ...], ...]
+    ) -> tuple[Hashable, ...] | None:
         found = [self._unique_leaf(el, chain) for chain in chains]
         if not _all_present(found):
             return None
         return tuple(f[0] for f in found)
 
-    def _unique_candidates(self, parent: Element, node: SchemaNode,
-                           chains: tuple[tuple[SchemaNode, ...], ...], value: tuple[Hashable, ...]
-                           ) -> Iterable[Element]:
+    def _unique_candidates(
+        self,
+        parent: Element,
+        node: SchemaNode,
+        chains: tuple[tuple[SchemaNode, ...], ...],
+        value: tuple[Hashable, ...],
+    ) -> Iterable[Element]:
         first = chains[0]
         if value[0] == self._unique_default(first[-1]):  # entries without the leaf match too
             return parent.iterchildren(node.qname)
         return self._entries_with(parent, node, first, value[0])
 
-    def _unique_leaf(self, el: Element, chain: tuple[SchemaNode, ...]
-                     ) -> tuple[Hashable, Element | None] | None:
+    def _unique_leaf(
+        self, el: Element, chain: tuple[SchemaNode, ...]
+    ) -> tuple[Hashable, Element | None] | None:
         cur: Element | None = el
         for step in chain:
             cur = next(cur.iterchildren(step.qname), None) if cur is not None else None
@@ -312,8 +367,14 @@ class StructureChecks(XPathPhase):
     def require_all(self, el: Element, node: SchemaNode) -> None:
         self._require_in(el, self.info[node].requirements, lambda n: self.has(el, n), True, ())
 
-    def _require_in(self, el: Element, nodes: Iterable[SchemaNode],
-                    has: Callable[[SchemaNode], bool], active: bool, chain: Chain) -> None:
+    def _require_in(
+        self,
+        el: Element,
+        nodes: Iterable[SchemaNode],
+        has: Callable[[SchemaNode], bool],
+        active: bool,
+        chain: Chain,
+    ) -> None:
         """RFC 7950 3 "mandatory node", 7.6.5, 7.7.5, 7.9.4: what must exist under ``el``
         (through ``chain``, the absent non-presence containers in between)."""
         for node in nodes:
@@ -322,18 +383,28 @@ class StructureChecks(XPathPhase):
             elif active and not has(node):
                 self._require_absent(el, node, chain)
 
-    def _require_choice(self, el: Element, choice: SchemaNode, has: Callable[[SchemaNode], bool],
-                        active: bool, chain: Chain) -> None:
+    def _require_choice(
+        self,
+        el: Element,
+        choice: SchemaNode,
+        has: Callable[[SchemaNode], bool],
+        active: bool,
+        chain: Chain,
+    ) -> None:
         cases = [c for c in choice.ordered if any(has(d) for d in self.info[c].case_nodes)]
         if len(cases) > 1:
             second = next(d for d in self.info[cases[1]].case_nodes if has(d))
-            self._error(BadElement, f"choice {choice.name} has data in cases {cases[0].name} "
-                        f"and {cases[1].name}", el, chain, info=[("", "bad-element", second.name)])
+            self._error(
+                BadElement,
+                f"choice {choice.name} has data in cases {cases[0].name} and {cases[1].name}",
+                el,
+                chain,
+                info=[("", "bad-element", second.name)],
+            )
         elif not cases and choice.mandatory and active:
             self._missing(el, (*chain, choice))
         for case in choice.ordered:
-            self._require_in(el, self.info[case].requirements, has, active and case in cases,
-                             chain)
+            self._require_in(el, self.info[case].requirements, has, active and case in cases, chain)
 
     def _require_absent(self, el: Element, node: SchemaNode, chain: Chain) -> None:
         kind = node.kind
@@ -360,15 +431,30 @@ class StructureChecks(XPathPhase):
                 return
         node = chain[-1]
         if node.kind is Kind.CHOICE:
-            self._error(DataMissing, f"no case of mandatory choice {node.name} exists", el,
-                        chain, app_tag="missing-choice", info=[(YANG_NS, "missing-choice",
-                                                                 node.name)])
+            self._error(
+                DataMissing,
+                f"no case of mandatory choice {node.name} exists",
+                el,
+                chain,
+                app_tag="missing-choice",
+                info=[(YANG_NS, "missing-choice", node.name)],
+            )
         elif node.kind in (Kind.LIST, Kind.LEAF_LIST):
-            self._error(OperationFailed, f"{node.name} needs at least {node.min_elements} "
-                        "entries", el, chain, app_tag="too-few-elements")
+            self._error(
+                OperationFailed,
+                f"{node.name} needs at least {node.min_elements} entries",
+                el,
+                chain,
+                app_tag="too-few-elements",
+            )
         else:
-            self._error(MissingElement, f"mandatory {node.name} is missing", el, chain,
-                        info=[("", "bad-element", node.name)])
+            self._error(
+                MissingElement,
+                f"mandatory {node.name} is missing",
+                el,
+                chain,
+                info=[("", "bad-element", node.name)],
+            )
 
     def _evaluate_deferred(self) -> None:
         deferred, self.deferred = self.deferred, []

@@ -115,8 +115,9 @@ class Validator:
 
     # -- public API -----------------------------------------------------------------------
 
-    def check_value(self, node: SchemaNode, text: str,
-                    nsmap: Mapping[str | None, str]) -> RpcError | None:
+    def check_value(
+        self, node: SchemaNode, text: str, nsmap: Mapping[str | None, str]
+    ) -> RpcError | None:
         """The type check of one leaf or leaf-list value; None when it is valid."""
         if node.type is None:
             return None
@@ -124,16 +125,26 @@ class Validator:
         if bad is None:
             return None
         prefixes = {m.prefix: m.namespace for m in self.schema.modules.values()}
-        return InvalidValue(f"{node.name}: {bad.message}", error_type=_APP, app_tag=bad.app_tag,
-                            path=node.path(), path_ns=prefixes)
+        return InvalidValue(
+            f"{node.name}: {bad.message}",
+            error_type=_APP,
+            app_tag=bad.app_tag,
+            path=node.path(),
+            path_ns=prefixes,
+        )
 
     def validate(self, root: Element) -> list[RpcError]:
         """Every error of the datastore ``root``; empty when it is valid."""
         return Run(self._state, root).full()
 
-    def validate_changes(self, root: Element, changed: Iterable[Element],
-                         removed: Iterable[tuple[SchemaNode, Element]], *,
-                         keys_unique: bool = False) -> list[RpcError]:
+    def validate_changes(
+        self,
+        root: Element,
+        changed: Iterable[Element],
+        removed: Iterable[tuple[SchemaNode, Element]],
+        *,
+        keys_unique: bool = False,
+    ) -> list[RpcError]:
         """The verdict of validate(root) for a valid tree after an edit, at the cost of the
         constraints the edit can reach.
 

@@ -69,14 +69,15 @@ class TypeChecker:
     def __init__(self, schema: Schema) -> None:
         self.schema = schema
         self._regexes: dict[str, re.Pattern[str] | None] = {}
-        self._checks: dict[str, Callable[[TypeSpec, str, Mapping[str | None, str]],
-                                         Bad | None]] = {
+        self._checks: dict[str, Callable[[TypeSpec, str, Mapping[str | None, str]], Bad | None]] = {
             **dict.fromkeys(_INT_BOUNDS, self._int),
             "decimal64": self._decimal,
-            "boolean": lambda _s, t, _n: None if t in ("true", "false") else Bad(
-                f"{t!r} is not a boolean (true or false)"),
-            "empty": lambda _s, t, _n: None if t == "" else Bad(
-                f"{t!r} given for a leaf of type empty"),
+            "boolean": lambda _s, t, _n: (
+                None if t in ("true", "false") else Bad(f"{t!r} is not a boolean (true or false)")
+            ),
+            "empty": lambda _s, t, _n: (
+                None if t == "" else Bad(f"{t!r} given for a leaf of type empty")
+            ),
             "enumeration": self._enum,
             "bits": self._bits,
             "binary": self._binary,
@@ -138,8 +139,10 @@ class TypeChecker:
         for pattern in spec.patterns:
             if not self._matches(pattern, text):
                 verb = "matches" if pattern.invert else "does not match"
-                return Bad(pattern.error_message or f"{text!r} {verb} pattern {pattern.regex!r}",
-                           pattern.error_app_tag)
+                return Bad(
+                    pattern.error_message or f"{text!r} {verb} pattern {pattern.regex!r}",
+                    pattern.error_app_tag,
+                )
         return None
 
     def _matches(self, pattern: Pattern, text: str) -> bool:
@@ -174,8 +177,9 @@ class TypeChecker:
             return Bad(f"{text!r} names a bit twice")
         return None
 
-    def _identityref(self, spec: TypeSpec, text: str,
-                     nsmap: Mapping[str | None, str]) -> Bad | None:
+    def _identityref(
+        self, spec: TypeSpec, text: str, nsmap: Mapping[str | None, str]
+    ) -> Bad | None:
         ident = identity_of(text, nsmap)
         if ident is None or ident not in self.schema.identities:
             return Bad(f"{text!r} is not a known identity")
@@ -184,14 +188,14 @@ class TypeChecker:
                 return Bad(f"{text!r} is not derived from identity {base[1]}")
         return None
 
-    def _instance_identifier(self, _spec: TypeSpec, text: str,
-                             nsmap: Mapping[str | None, str]) -> Bad | None:
+    def _instance_identifier(
+        self, _spec: TypeSpec, text: str, nsmap: Mapping[str | None, str]
+    ) -> Bad | None:
         if self.instance_path(text, nsmap) is None:
             return Bad(f"{text!r} is not an instance-identifier of this schema")
         return None
 
-    def _leafref(self, spec: TypeSpec, text: str,
-                 nsmap: Mapping[str | None, str]) -> Bad | None:
+    def _leafref(self, spec: TypeSpec, text: str, nsmap: Mapping[str | None, str]) -> Bad | None:
         target = spec.leafref_target
         if target is None or target.type is None:
             return None
@@ -202,8 +206,9 @@ class TypeChecker:
             return None
         return Bad(f"{text!r} matches no member type of {spec.name}")
 
-    def instance_path(self, text: str,
-                      nsmap: Mapping[str | None, str]) -> tuple[InstanceStep, ...] | None:
+    def instance_path(
+        self, text: str, nsmap: Mapping[str | None, str]
+    ) -> tuple[InstanceStep, ...] | None:
         """Parse an instance-identifier (RFC 7950 9.13, every name prefixed) against the
         schema; None when it is malformed or names no data node."""
         steps: list[InstanceStep] = []
@@ -221,8 +226,9 @@ class TypeChecker:
             node = child
         return tuple(steps) if steps else None
 
-    def _ii_predicates(self, node: SchemaNode, text: str, pos: int,
-                       nsmap: Mapping[str | None, str]) -> tuple[InstanceStep | None, int]:
+    def _ii_predicates(
+        self, node: SchemaNode, text: str, pos: int, nsmap: Mapping[str | None, str]
+    ) -> tuple[InstanceStep | None, int]:
         keys: list[tuple[SchemaNode, str]] = []
         value: str | None = None
         position: int | None = None
@@ -244,8 +250,12 @@ class TypeChecker:
 def _ii_step_ok(step: InstanceStep) -> bool:
     """RFC 7950 9.13: a list step names all keys or a position, a leaf-list step a value or
     a position, any other step nothing."""
-    node, keyed, valued, placed = step.node, bool(step.keys), step.value is not None, \
-        step.position is not None
+    node, keyed, valued, placed = (
+        step.node,
+        bool(step.keys),
+        step.value is not None,
+        step.position is not None,
+    )
     if node.kind is Kind.LIST:
         complete = len(step.keys) == len(node.keys)
         return not valued and ((complete and not placed) or (placed and not keyed))
@@ -254,13 +264,15 @@ def _ii_step_ok(step: InstanceStep) -> bool:
     return not (keyed or valued or placed)
 
 
-def _ranges(restrictions: tuple[Restriction, ...], value: int | Decimal, text: str,
-            what: str = "range") -> Bad | None:
+def _ranges(
+    restrictions: tuple[Restriction, ...], value: int | Decimal, text: str, what: str = "range"
+) -> Bad | None:
     for r in restrictions:
         if not r.allows(value):
             shown = " | ".join(f"{lo}..{hi}" if lo != hi else f"{lo}" for lo, hi in r.intervals)
-            return Bad(r.error_message or f"{text!r} is outside the {what} {shown}",
-                       r.error_app_tag)
+            return Bad(
+                r.error_message or f"{text!r} is outside the {what} {shown}", r.error_app_tag
+            )
     return None
 
 

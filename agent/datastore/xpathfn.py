@@ -118,10 +118,12 @@ class YangFunctions:
         """The functions for one expression; ``nsmap`` resolves identity prefixes in it."""
         return {
             (None, "deref"): self.deref,
-            (None, "derived-from"): lambda _c, nodes, ident: self._derived(nodes, ident,
-                                                                           nsmap, False),
+            (None, "derived-from"): lambda _c, nodes, ident: self._derived(
+                nodes, ident, nsmap, False
+            ),
             (None, "derived-from-or-self"): lambda _c, nodes, ident: self._derived(
-                nodes, ident, nsmap, True),
+                nodes, ident, nsmap, True
+            ),
             (None, "re-match"): self.re_match,
             (None, "enum-value"): self.enum_value,
             (None, "bit-is-set"): self.bit_is_set,
@@ -131,8 +133,9 @@ class YangFunctions:
         el = _first_element(nodes)
         return self._deref(el) if el is not None else []
 
-    def _derived(self, nodes: object, ident: object, nsmap: Mapping[str, str],
-                 or_self: bool) -> bool:
+    def _derived(
+        self, nodes: object, ident: object, nsmap: Mapping[str, str], or_self: bool
+    ) -> bool:
         prefix, _, name = string_value(ident).rpartition(":")
         base = (nsmap.get(prefix, ""), name)
         for el in nodes if isinstance(nodes, list) else ():

@@ -28,8 +28,9 @@ _TOKEN = re.compile(
   )""",
     re.VERBOSE,
 )
-_OPERATORS = frozenset({"and", "or", "mod", "div", "/", "//", "|", "+", "-", "=", "!=",
-                        "<", "<=", ">", ">=", "*"})
+_OPERATORS = frozenset(
+    {"and", "or", "mod", "div", "/", "//", "|", "+", "-", "=", "!=", "<", "<=", ">", ">=", "*"}
+)
 _NODE_TYPES = frozenset({"node", "text", "comment", "processing-instruction"})
 
 
@@ -182,8 +183,11 @@ class _Parser:
         if level == len(_BINARY_LEVELS):
             return self.unary()
         left = self.expr(level + 1)
-        while (tok := self.peek()) is not None and tok.kind == "operator" \
-                and tok.text in _BINARY_LEVELS[level]:
+        while (
+            (tok := self.peek()) is not None
+            and tok.kind == "operator"
+            and tok.text in _BINARY_LEVELS[level]
+        ):
             self.pos += 1
             left = Binary(tok.text, left, self.expr(level + 1))
         return left
@@ -240,8 +244,9 @@ class _Parser:
         start = self.pos
         tok = self.take()
         nxt = self.peek()
-        follows = nxt is not None and (nxt.kind in ("name", "axis", "nodetype")
-                                       or nxt.text in (".", "..", "@"))
+        follows = nxt is not None and (
+            nxt.kind in ("name", "axis", "nodetype") or nxt.text in (".", "..", "@")
+        )
         self.out[start] = "$root" + (tok.text if follows or tok.text == "//" else "")
         if tok.text == "//":
             return Path(True, None, (_DESCENDANTS, *self.relative_path(first=True)))

@@ -44,8 +44,9 @@ class XPathPhase(RunState):
                     parent.remove(el)
             self.added.clear()
 
-    def _add_implicit(self, el: Element, node: SchemaNode, has: Callable[[SchemaNode], bool],
-                      everything: bool) -> None:
+    def _add_implicit(
+        self, el: Element, node: SchemaNode, has: Callable[[SchemaNode], bool], everything: bool
+    ) -> None:
         """Add, deeply, what exists under ``el`` without being written: every default in use
         when ``everything``, else those some expression can read (CompiledSchema._readable)."""
         info = self.info[node]
@@ -62,7 +63,8 @@ class XPathPhase(RunState):
             if any(has(d) for d in self.info[case].case_nodes):
                 continue
             if choice.default[:1] != (case.name,) or any(
-                    has(d) for d in self.info[choice].case_nodes):
+                has(d) for d in self.info[choice].case_nodes
+            ):
                 return False
         return True
 
@@ -104,8 +106,9 @@ class XPathPhase(RunState):
             el, node = todo.pop()
             present: set[SchemaNode] = set()
             for child in el:
-                cnode = node.children.get(split_tag(child.tag)) if isinstance(
-                    child.tag, str) else None
+                cnode = (
+                    node.children.get(split_tag(child.tag)) if isinstance(child.tag, str) else None
+                )
                 if cnode is not None:
                     present.add(cnode)
                     if cnode.kind in (Kind.CONTAINER, Kind.LIST):
@@ -123,8 +126,11 @@ class XPathPhase(RunState):
         if node is None:
             return found
         child = node.children.get((namespace, name))
-        if child is None or child not in self.info[node].implicit or (
-                self.everything and child in self.info[node].materialise):
+        if (
+            child is None
+            or child not in self.info[node].implicit
+            or (self.everything and child in self.info[node].materialise)
+        ):
             return found
         if not self._in_use(child, lambda n: self.has(el, n)):
             return found
@@ -156,8 +162,7 @@ class XPathPhase(RunState):
             return False  # e.g. a function given arguments of the wrong type
 
     def _gates_true(self, node: SchemaNode, el: Element, parent: Element) -> bool:
-        return all(self.true(g, parent if g.parent_context else el)
-                   for g in self.info[node].gates)
+        return all(self.true(g, parent if g.parent_context else el) for g in self.info[node].gates)
 
     def _gates_hold(self, el: Element, chain: Chain) -> bool:
         """The whens along ``chain`` for nodes that do not exist (RFC 7950 7.21.5: the
@@ -206,16 +211,23 @@ class XPathPhase(RunState):
         if parent is None or self.true(gate, parent if gate.parent_context else el):
             return True
         node = gate.owner
-        self._error(UnknownElement, f"{node.name} exists but its when condition "
-                    f"{gate.source.source!r} is false", el, info=[("", "bad-element", node.name)])
+        self._error(
+            UnknownElement,
+            f"{node.name} exists but its when condition {gate.source.source!r} is false",
+            el,
+            info=[("", "bad-element", node.name)],
+        )
         return False
 
     def evaluate_must(self, must: CompiledExpr, el: Element) -> None:
         if not self.true(must, el):
             src = must.source
-            self._error(OperationFailed, src.error_message or f"must condition "
-                        f"{src.source!r} of {must.owner.name} is false", el,
-                        app_tag=src.error_app_tag or "must-violation")
+            self._error(
+                OperationFailed,
+                src.error_message or f"must condition {src.source!r} of {must.owner.name} is false",
+                el,
+                app_tag=src.error_app_tag or "must-violation",
+            )
 
     def check_leafref(self, node: SchemaNode, el: Element) -> None:
         """RFC 7950 9.9: the value is of the target's type and, with require-instance,
@@ -234,8 +246,12 @@ class XPathPhase(RunState):
             self._error(InvalidValue, f"{node.name}: {bad.message}", el, app_tag=bad.app_tag)
             return
         where = target.path() if target is not None else "its path"
-        self._error(DataMissing, f"{node.name} {el.text!r} refers to no existing {where}", el,
-                    app_tag="instance-required")
+        self._error(
+            DataMissing,
+            f"{node.name} {el.text!r} refers to no existing {where}",
+            el,
+            app_tag="instance-required",
+        )
 
     def _has_target(self, node: SchemaNode, el: Element, tspec: TypeSpec, want: Hashable) -> bool:
         info = self.info[node]
@@ -245,8 +261,9 @@ class XPathPhase(RunState):
             self.prepare(expr, el)
             nodes = expr.xpath(el, root=self.root, current=el)
             assert isinstance(nodes, list)  # a leafref path is a location path: a node-set
-            return any(self._target_value(n, tspec) == want
-                       for n in nodes if isinstance(n, etree._Element))
+            return any(
+                self._target_value(n, tspec) == want for n in nodes if isinstance(n, etree._Element)
+            )
         absolute, ups, steps = info.simple
         if not absolute:
             anchor = el
@@ -264,8 +281,9 @@ class XPathPhase(RunState):
             return True
         return want in self._target_set(steps, self.root, tspec)
 
-    def _target_set(self, steps: tuple[tuple[str, str], ...], anchor: Element,
-                    tspec: TypeSpec) -> set[Hashable]:
+    def _target_set(
+        self, steps: tuple[tuple[str, str], ...], anchor: Element, tspec: TypeSpec
+    ) -> set[Hashable]:
         """The values at ``steps`` below ``anchor``, defaults included, once per run; for
         the root, the lasting hints are refreshed too."""
         key = (steps, id(anchor))
@@ -285,8 +303,9 @@ class XPathPhase(RunState):
         nsmap = el.nsmap if ns_sensitive(tspec) else {}
         return self.v.types.canonical(tspec, el.text or "", nsmap)
 
-    def _still_target(self, el: Element, steps: tuple[tuple[str, str], ...], want: Hashable,
-                      tspec: TypeSpec) -> bool:
+    def _still_target(
+        self, el: Element, steps: tuple[tuple[str, str], ...], want: Hashable, tspec: TypeSpec
+    ) -> bool:
         cur: Element | None = el
         for ns, name in reversed(steps):
             if cur is None or cur.tag != f"{{{ns}}}{name}":
@@ -300,14 +319,22 @@ class XPathPhase(RunState):
             return
         steps = self.v.types.instance_path(el.text or "", el.nsmap)
         if steps is not None and not self.instance_targets(steps):
-            self._error(DataMissing, f"{node.name} {el.text!r} points to no existing node", el,
-                        app_tag="instance-required")
+            self._error(
+                DataMissing,
+                f"{node.name} {el.text!r} points to no existing node",
+                el,
+                app_tag="instance-required",
+            )
 
     def instance_targets(self, steps: tuple[InstanceStep, ...]) -> list[Element]:
         items = [self.root]
         for step in steps:
-            found = [c for it in items for c in self.children_or_defaults(
-                it, step.node.namespace, step.node.name) if self._ii_matches(c, step)]
+            found = [
+                c
+                for it in items
+                for c in self.children_or_defaults(it, step.node.namespace, step.node.name)
+                if self._ii_matches(c, step)
+            ]
             if step.position is not None:
                 found = found[step.position - 1 : step.position]
             items = found
@@ -317,12 +344,16 @@ class XPathPhase(RunState):
         types = self.v.types
         for key, value in step.keys:
             leaf = next(el.iterchildren(key.qname), None)
-            if leaf is None or key.type is None or self._value(leaf, key) != types.canonical(
-                    key.type, value, el.nsmap):
+            if (
+                leaf is None
+                or key.type is None
+                or self._value(leaf, key) != types.canonical(key.type, value, el.nsmap)
+            ):
                 return False
         if step.value is not None and step.node.type is not None:
-            return self._value(el, step.node) == types.canonical(step.node.type, step.value,
-                                                                 el.nsmap)
+            return self._value(el, step.node) == types.canonical(
+                step.node.type, step.value, el.nsmap
+            )
         return True
 
     def deref(self, el: Element) -> list[Element]:
@@ -338,8 +369,11 @@ class XPathPhase(RunState):
             self.prepare(info.leafref, el)
             nodes = info.leafref.xpath(el, root=self.root, current=el)
             assert isinstance(nodes, list)  # a leafref path is a location path: a node-set
-            return [n for n in nodes if isinstance(n, etree._Element)
-                    and self._target_value(n, tspec) == want]
+            return [
+                n
+                for n in nodes
+                if isinstance(n, etree._Element) and self._target_value(n, tspec) == want
+            ]
         if node.type.base == "instance-identifier":
             steps = self.v.types.instance_path(el.text or "", el.nsmap)
             return self.instance_targets(steps) if steps is not None else []

@@ -116,13 +116,41 @@ class PathVisitor(Generic[T]):
 
 
 # Functions that return no node-set: the walk follows their arguments and stops there.
-_VALUE_FUNCTIONS = frozenset({
-    "last", "position", "count", "local-name", "namespace-uri", "name", "string", "concat",
-    "starts-with", "contains", "substring-before", "substring-after", "substring",
-    "string-length", "normalize-space", "translate", "boolean", "not", "true", "false",
-    "lang", "number", "sum", "floor", "ceiling", "round", "re-match", "derived-from",
-    "derived-from-or-self", "enum-value", "bit-is-set",
-})
+_VALUE_FUNCTIONS = frozenset(
+    {
+        "last",
+        "position",
+        "count",
+        "local-name",
+        "namespace-uri",
+        "name",
+        "string",
+        "concat",
+        "starts-with",
+        "contains",
+        "substring-before",
+        "substring-after",
+        "substring",
+        "string-length",
+        "normalize-space",
+        "translate",
+        "boolean",
+        "not",
+        "true",
+        "false",
+        "lang",
+        "number",
+        "sum",
+        "floor",
+        "ceiling",
+        "round",
+        "re-match",
+        "derived-from",
+        "derived-from-or-self",
+        "enum-value",
+        "bit-is-set",
+    }
+)
 
 
 def _unique(items: list[T]) -> list[T]:
@@ -159,8 +187,13 @@ def is_key(node: SchemaNode) -> bool:
 class SchemaWalk(PathVisitor[tuple[SchemaNode, int]]):
     """Follows an expression over the schema and records what it reads (see Ref)."""
 
-    def __init__(self, nsmap: Mapping[str, str], root: SchemaNode,
-                 depth: Callable[[SchemaNode], int], leafref: bool) -> None:
+    def __init__(
+        self,
+        nsmap: Mapping[str, str],
+        root: SchemaNode,
+        depth: Callable[[SchemaNode], int],
+        leafref: bool,
+    ) -> None:
         super().__init__(nsmap)
         self._root = root
         self._depth = depth
@@ -171,8 +204,9 @@ class SchemaWalk(PathVisitor[tuple[SchemaNode, int]]):
     def root(self) -> tuple[SchemaNode, int]:
         return self._root, 0
 
-    def children(self, item: tuple[SchemaNode, int], namespace: str, name: str,
-                 final: bool) -> list[tuple[SchemaNode, int]]:
+    def children(
+        self, item: tuple[SchemaNode, int], namespace: str, name: str, final: bool
+    ) -> list[tuple[SchemaNode, int]]:
         node, low = item
         child = node.children.get((namespace, name))
         if child is None or not child.config:
@@ -196,8 +230,12 @@ class SchemaWalk(PathVisitor[tuple[SchemaNode, int]]):
         for node, _low in items:
             spec = node.type
             target = spec.leafref_target if spec is not None and spec.leafref else None
-            if target is None or spec is None or spec.leafref is None or simple_path(
-                    parse(spec.leafref.expr).ast, spec.leafref.nsmap) is None:
+            if (
+                target is None
+                or spec is None
+                or spec.leafref is None
+                or simple_path(parse(spec.leafref.expr).ast, spec.leafref.nsmap) is None
+            ):
                 self.opaque()
                 return []
             self.refs.append(Ref(target, 0, True, False))
@@ -205,8 +243,9 @@ class SchemaWalk(PathVisitor[tuple[SchemaNode, int]]):
         return out
 
 
-def simple_path(ast: object, nsmap: Mapping[str, str]
-                 ) -> tuple[bool, int, tuple[tuple[str, str], ...]] | None:
+def simple_path(
+    ast: object, nsmap: Mapping[str, str]
+) -> tuple[bool, int, tuple[tuple[str, str], ...]] | None:
     """(absolute, number of '..', child steps) of a leafref path without predicates."""
     if not isinstance(ast, Path) or ast.start is not None:
         return None

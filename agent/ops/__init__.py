@@ -1,26 +1,34 @@
 """The bridge between YANG RPCs and the PKI engine.
 
-:func:`register` is the one call the composition root makes: it binds the key RPC handlers,
-the /keys commit subscriber and the keys-state provider to one key store and datastore.
+:func:`register` is the one call the composition root makes: it binds the RPC handlers,
+commit subscribers, state renderers and background tasks to one set of PKI stores, the
+datastore and the notification stream.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from agent.clock import Clock
-from agent.datastore.store import Datastore
-from agent.ops._config import KEYS_NS, TP_NS
+from agent.datastore.store import RUNNING, Datastore
+from agent.ops._config import KEYS_NS, POOL_NS, TP_NS, pool_policy
+from agent.ops._notify import Publisher
 from agent.ops.apply import KeySubscriber
+from agent.ops.expiry import ExpiryWatcher
 from agent.ops.keys import KeyHandlers
 from agent.ops.polling import Poller
 from agent.ops.state import KeysState, TrustpointsState
 from agent.ops.trustpoint_removal import TrustpointRemovalSubscriber
 from agent.ops.trustpoints import TrustpointHandlers
-from agent.pki import KeyStore
-from agent.pki.pending import EventLog, PendingStore
+from agent.ops.trustpool import TrustpoolService
+from agent.ops.trustpool_update import TrustpoolUpdater
+from agent.ops.verify import VerifyHandler
+from agent.pki import Fetcher, KeyStore, TrustPool, UrlFetcher
+from agent.pki.pending import PendingStore
 from agent.pki.trustpoints import TrustpointStore
 from agent.xmlutil import Element
 
@@ -37,36 +45,95 @@ class HandlerRegistry(Protocol):
     ) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class PkiStores:
+    """Where the PKI state lives: the engine's stores and the directories ops writes."""
+
+    keys: KeyStore
+    certs: TrustpointStore
+    pool: TrustPool
+    requests: Path  # offline (terminal) certificate requests
+    enrollments: Path  # pending SCEP enrollments
+    expiry: Path  # which certificate-expiring notifications were sent
+
+
+@dataclass(frozen=True, slots=True)
+class Background:
+    """The tasks ops runs on the event loop: enrollment polling, the trustpool update timer
+    and the expiry watcher.  Started after registration, stopped at shutdown."""
+
+    poller: Poller
+    updater: TrustpoolUpdater
+    expiry: ExpiryWatcher
+
+    def start(self) -> None:
+        self.poller.start()  # resumes pending enrollments recorded before a restart
+        self.updater.start()
+        self.expiry.start()
+
+    async def stop(self) -> None:
+        await self.poller.stop()
+        await self.updater.stop()
+        await self.expiry.stop()
+
+
 def register(
     registry: HandlerRegistry,
     datastore: Datastore,
-    keys: KeyStore,
-    certs: TrustpointStore,
-    requests: Path,
+    stores: PkiStores,
+    events: Publisher,
     clock: Clock,
-    enrollments: Path,
-) -> Poller:
-    """Wire the key and trustpoint RPCs (audited), the commit subscriber and the state.
+    fetcher: Fetcher | None = None,
+) -> Background:
+    """Wire the PKI RPCs (audited), the commit subscribers, the state and the background
+    tasks; notifications go to ``events``."""
+    fetcher = fetcher or UrlFetcher()
+    _register_keys(registry, datastore, stores)
+    running = functools.partial(datastore.tree, RUNNING)
+    expiry = ExpiryWatcher(stores.certs, stores.pool, running, events, clock, stores.expiry)
+    poller = _register_trustpoints(registry, datastore, stores, events, clock, expiry.wake)
+    service = TrustpoolService(stores.pool, running, fetcher, events, clock)
+    for name, handler in (
+        ("trustpool-import", service.trustpool_import),
+        ("trustpool-clean", service.trustpool_clean),
+    ):
+        registry.register(POOL_NS, name, _then(handler, expiry.wake), audited=True)
+    verify = VerifyHandler(stores.certs, stores.pool, datastore, fetcher, clock)
+    registry.register(TP_NS, "verify-certificate", verify.verify_certificate, audited=True)
+    datastore.add_state_decorator(service.decorate)
+    updater = TrustpoolUpdater(service, lambda: pool_policy(running()), clock)
+    return Background(poller, updater, expiry)
 
-    ``requests`` is where offline (terminal) certificate requests are written;
-    ``enrollments`` holds pending SCEP enrollments and the enrollment notifications.  The
-    returned :class:`Poller` is started by the caller on its event loop (it resumes the
-    recorded pending work) and stopped at shutdown."""
-    handlers = KeyHandlers(keys, datastore, certs)
+
+def _register_keys(registry: HandlerRegistry, datastore: Datastore, stores: PkiStores) -> None:
+    handlers = KeyHandlers(stores.keys, datastore, stores.certs)
     for name, handler in (
         ("generate-key", handlers.generate_key),
         ("zeroize-key", handlers.zeroize_key),
         ("import-key", handlers.import_key),
     ):
         registry.register(KEYS_NS, name, handler, audited=True)
-    tp = TrustpointHandlers(certs, keys, datastore, requests, clock)
-    pending = PendingStore(enrollments / "pending")
-    poller = Poller(pending, EventLog(enrollments / "notifications.json"), tp.poll_pending, clock)
+    datastore.add_state_provider(KeysState(stores.keys, datastore).render)
+
+
+def _register_trustpoints(
+    registry: HandlerRegistry,
+    datastore: Datastore,
+    stores: PkiStores,
+    events: Publisher,
+    clock: Clock,
+    changed: Callable[[], None],
+) -> Poller:
+    """The trustpoint RPCs; ``changed`` runs after one that may have stored a certificate."""
+    certs, keys = stores.certs, stores.keys
+    tp = TrustpointHandlers(certs, keys, datastore, stores.requests, clock)
+    pending = PendingStore(stores.enrollments / "pending")
+    poller = Poller(pending, events, tp.poll_pending, clock)
     tp.poller = poller
     for name, handler in (
-        ("authenticate", tp.authenticate),
-        ("enroll", tp.enroll),
-        ("import-certificate", tp.import_certificate),
+        ("authenticate", _then(tp.authenticate, changed)),
+        ("enroll", _then(tp.enroll, changed)),
+        ("import-certificate", _then(tp.import_certificate, changed)),
         ("delete-certificates", tp.delete_certificates),
         ("cancel-enrollment", tp.cancel_enrollment),
     ):
@@ -74,6 +141,16 @@ def register(
     # Undoable subscribers first: a key zeroize cannot be undone, so it runs last.
     datastore.subscribe(TrustpointRemovalSubscriber(certs, pending))
     datastore.subscribe(KeySubscriber(keys, certs))
-    datastore.add_state_provider(KeysState(keys, datastore).render)
     datastore.add_state_decorator(TrustpointsState(certs, clock, pending).decorate)
     return poller
+
+
+def _then(handler: OpsHandler, after: Callable[[], None]) -> OpsHandler:
+    """``handler``, then ``after`` once it succeeded."""
+
+    async def run(op: Element, ctx: object) -> list[Element]:
+        out = await handler(op, ctx)
+        after()
+        return out
+
+    return run

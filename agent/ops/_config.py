@@ -165,3 +165,62 @@ def device_fqdn(root: Element) -> str | None:
     if not host:
         return None
     return f"{host}.{domain}" if domain else host
+
+
+POOL_NS = "urn:netconf-pki-agent:yang:npa-pki-trustpool"
+POOL_PREFIX = "pki-pool"
+DEFAULT_EXPIRY_WARNING_DAYS = 90  # the YANG default of both expiry-warning-days leaves
+
+
+@dataclass(frozen=True, slots=True)
+class PoolPolicy:
+    """/trustpool/policy with the YANG defaults filled in."""
+
+    cabundle_url: str | None = None
+    revocation: tuple[str, ...] = ("crl",)
+    auto_update: bool = True
+    expiry_warning_days: int = DEFAULT_EXPIRY_WARNING_DAYS
+
+
+def pool_policy(root: Element) -> PoolPolicy:
+    policy = root.find(f"{{{POOL_NS}}}trustpool/{{{POOL_NS}}}policy")
+    if policy is None:
+        return PoolPolicy()
+    url = (policy.findtext(f"{{{POOL_NS}}}cabundle-url") or "").strip()
+    auto = (policy.findtext(f"{{{POOL_NS}}}auto-update") or "true").strip()
+    days = (policy.findtext(f"{{{POOL_NS}}}expiry-warning-days") or "").strip()
+    return PoolPolicy(
+        url or None,
+        _revocation(policy, POOL_NS),
+        auto != "false",
+        int(days) if days.isdigit() else DEFAULT_EXPIRY_WARNING_DAYS,
+    )
+
+
+def _revocation(parent: Element, ns: str) -> tuple[str, ...]:
+    methods = tuple(xmlutil.text_of(m) for m in parent.iterfind(f"{{{ns}}}revocation-check"))
+    return methods or ("crl",)
+
+
+@dataclass(frozen=True, slots=True)
+class TrustpointTrust:
+    """What verification needs of one configured trustpoint."""
+
+    name: str
+    revocation: tuple[str, ...]
+    query_url: str | None
+
+
+def trustpoint_trust(root: Element) -> list[TrustpointTrust]:
+    """Every configured trustpoint's revocation policy, in config order."""
+    out = []
+    for tp in root.iterfind(f"{{{TP_NS}}}trustpoints/{{{TP_NS}}}trustpoint"):
+        query = (tp.findtext(f"{{{TP_NS}}}query-url") or "").strip()
+        name = (tp.findtext(f"{{{TP_NS}}}name") or "").strip()
+        out.append(TrustpointTrust(name, _revocation(tp, TP_NS), query or None))
+    return out
+
+
+def trustpoint_expiry_days(root: Element) -> int:
+    days = (root.findtext(f"{{{TP_NS}}}trustpoints/{{{TP_NS}}}expiry-warning-days") or "").strip()
+    return int(days) if days.isdigit() else DEFAULT_EXPIRY_WARNING_DAYS

@@ -10,9 +10,8 @@ calls :meth:`Poller.run_due`; tests call :meth:`Poller.run_due` directly with a
 
 The network exchange itself is the injected ``poll`` callable (blocking; run in a worker
 thread): it returns the certificates installed, or None while the CA still says PENDING,
-and raises :class:`PkiError` when the CA refuses or cannot be reached.  Outcomes are kept as
-enrollment-complete / enrollment-failed notifications in an :class:`EventLog`: there is no
-subscription machinery yet (issue 7 adds create-subscription and can replay that log).
+and raises :class:`PkiError` when the CA refuses or cannot be reached.  Outcomes are
+published as enrollment-complete / enrollment-failed notifications on the NETCONF stream.
 """
 
 from __future__ import annotations
@@ -22,14 +21,15 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from agent.clock import Clock
+from agent.ops._config import TP_NS
+from agent.ops._notify import Publisher, date_and_time, notification
 from agent.pki import ErrorCode, PkiError
 from agent.pki.pending import (
     Action,
     EnrollmentStatus,
-    EventLog,
     PendingEnrollment,
     PendingStore,
     after_pending_poll,
@@ -60,7 +60,7 @@ PollFn = Callable[[PendingEnrollment], list[IssuedCertificate] | None]
 class Poller:
     """Owns the pending enrollments: records them, polls them when due, reports outcomes."""
 
-    def __init__(self, store: PendingStore, events: EventLog, poll: PollFn, clock: Clock) -> None:
+    def __init__(self, store: PendingStore, events: Publisher, poll: PollFn, clock: Clock) -> None:
         self._store = store
         self._events = events
         self._poll = poll
@@ -166,34 +166,24 @@ class Poller:
     ) -> None:
         self._store.remove(record.trustpoint)
         for cert in issued:
-            self._events.append(
-                "enrollment-complete",
-                now,
-                {
-                    "trustpoint": record.trustpoint,
-                    "role": cert.role,
-                    "sha256-fingerprint": cert.sha256_fingerprint,
-                    "not-after": _date_and_time(cert.not_after),
-                },
+            leaves = (
+                ("trustpoint", record.trustpoint),
+                ("role", cert.role),
+                ("sha256-fingerprint", cert.sha256_fingerprint),
+                ("not-after", date_and_time(cert.not_after)),
             )
+            self._events.publish(notification(TP_NS, "enrollment-complete", leaves), now)
         _log.info("trustpoint %s: transaction %s issued", record.trustpoint, record.transaction_id)
 
     def _fail(self, record: PendingEnrollment, now: datetime) -> None:
         self._store.put(record)
-        self._events.append(
-            "enrollment-failed",
-            now,
-            {
-                "trustpoint": record.trustpoint,
-                "error-app-tag": record.last_error_app_tag or "",
-                "message": record.last_error_message or "",
-            },
+        leaves = (
+            ("trustpoint", record.trustpoint),
+            ("error-app-tag", record.last_error_app_tag or ""),
+            ("message", record.last_error_message or ""),
         )
+        self._events.publish(notification(TP_NS, "enrollment-failed", leaves), now)
         _log.warning(
             "trustpoint %s: enrollment %s failed: %s",
             record.trustpoint, record.transaction_id, record.last_error_app_tag,
         )  # fmt: skip
-
-
-def _date_and_time(when: datetime) -> str:
-    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -135,10 +135,10 @@ def _enrollment(el: Element | None, record: PendingEnrollment) -> None:
     xmlutil.sub(el, TP_NS, "last-error-message", record.last_error_message or "")
 
 
-def _identity(name: str, value: str) -> Element:
+def _identity(name: str, value: str, ns: str = TP_NS) -> Element:
     """An identityref leaf whose prefix is declared on the element itself."""
-    nsmap: dict[str | None, str] = {None: TP_NS, TYPES_PREFIX: TYPES_NS}
-    return xmlutil.make(TP_NS, name, f"{TYPES_PREFIX}:{value}", nsmap=nsmap)
+    nsmap: dict[str | None, str] = {None: ns, TYPES_PREFIX: TYPES_NS}
+    return xmlutil.make(ns, name, f"{TYPES_PREFIX}:{value}", nsmap=nsmap)
 
 
 class CertificateXml:
@@ -147,7 +147,9 @@ class CertificateXml:
 
     LIMIT = 8192
 
-    def __init__(self) -> None:
+    def __init__(self, ns: str = TP_NS, *, fingerprint_first: bool = False) -> None:
+        self._ns = ns
+        self._first = fingerprint_first  # the fingerprint is the list key (RFC 7950 7.8.5)
         self._done: dict[str, Element] = {}
 
     def add(self, el: Element, cert: Certificate) -> None:
@@ -156,12 +158,15 @@ class CertificateXml:
         if template is None:
             if len(self._done) >= self.LIMIT:
                 self._done.clear()
-            template = self._done[cert.sha256_fingerprint] = xmlutil.make(TP_NS, "info")
-            _certificate_info(template, cert)
+            template = self._done[cert.sha256_fingerprint] = xmlutil.make(self._ns, "info")
+            _certificate_info(template, cert, self._ns)
+            key = template.find(f"{{{self._ns}}}sha256-fingerprint")
+            if self._first and key is not None:
+                template.insert(0, key)
         el.extend(list(copy.deepcopy(template)))
 
 
-def _certificate_info(el: Element, cert: Certificate) -> None:
+def _certificate_info(el: Element, cert: Certificate, ns: str) -> None:
     for name, value in (
         ("subject", cert.subject),
         ("issuer", cert.issuer),
@@ -171,19 +176,19 @@ def _certificate_info(el: Element, cert: Certificate) -> None:
         ("sha1-fingerprint", cert.sha1_fingerprint),
         ("sha256-fingerprint", cert.sha256_fingerprint),
     ):
-        xmlutil.sub(el, TP_NS, name, value)
+        xmlutil.sub(el, ns, name, value)
     if cert.public_key_algorithm is not None:
-        el.append(_identity("public-key-algorithm", cert.public_key_algorithm.value))
+        el.append(_identity("public-key-algorithm", cert.public_key_algorithm.value, ns))
     if cert.key_size is not None:
-        xmlutil.sub(el, TP_NS, "key-size", str(cert.key_size))
-    xmlutil.sub(el, TP_NS, "signature-algorithm", cert.signature_algorithm)
+        xmlutil.sub(el, ns, "key-size", str(cert.key_size))
+    xmlutil.sub(el, ns, "signature-algorithm", cert.signature_algorithm)
     for san in cert.subject_alt_names:
-        xmlutil.sub(el, TP_NS, "subject-alt-name", san)
+        xmlutil.sub(el, ns, "subject-alt-name", san)
     for url in cert.crl_distribution_points:
-        xmlutil.sub(el, TP_NS, "crl-distribution-point", url)
-    xmlutil.sub(el, TP_NS, "is-ca", "true" if cert.is_ca else "false")
-    xmlutil.sub(el, TP_NS, "pem", cert.pem)
-    xmlutil.sub(el, TP_NS, "der", base64.b64encode(cert.der).decode())
+        xmlutil.sub(el, ns, "crl-distribution-point", url)
+    xmlutil.sub(el, ns, "is-ca", "true" if cert.is_ca else "false")
+    xmlutil.sub(el, ns, "pem", cert.pem)
+    xmlutil.sub(el, ns, "der", base64.b64encode(cert.der).decode())
 
 
 def _when(when: datetime) -> str:

@@ -2,7 +2,8 @@
 
 A flat public namespace in the manner of ``cryptography.x509``: the key store, certificate and
 request loaders, the vocabularies (spelled as the YANG modules spell them) and the one error
-class.  The modules behind it are ``keystore``, ``certs``, ``csr`` and ``errors``; names
+class.  The modules behind it are ``keystore``, ``certs``, ``csr``, ``errors``, ``trustpool``,
+``fetch``, ``revocation`` and ``verify``; names
 starting with ``_`` are internal.  Only this package imports ``cryptography``/``asn1crypto``.
 """
 
@@ -11,14 +12,29 @@ from agent.pki._vocab import Digest, KeyAlgorithm, KeyFormat, KeyOrigin, KeyRole
 from agent.pki.certs import Certificate, ValidityStatus, load_certificate, load_certificates
 from agent.pki.csr import CsrInfo, Entity, Subject, build_csr, load_csr_info
 from agent.pki.errors import ErrorCode, PkiError
+from agent.pki.fetch import Fetcher, UrlFetcher, fetch_url
 from agent.pki.keystore import KeyComponent, KeyInfo, KeyStore, WeakKeyWarning
+from agent.pki.revocation import CrlCache, RevocationPolicy, RevocationResult, check_revocation
+from agent.pki.trustpool import (
+    PoolChange,
+    PoolEntry,
+    TrustPool,
+    UpdateStatus,
+    load_builtin,
+    next_update_time,
+    parse_bundle,
+)
+from agent.pki.verify import Anchor, Verdict, verify_chain
 
 __all__ = [
+    "Anchor",
     "Certificate",
+    "CrlCache",
     "CsrInfo",
     "Digest",
     "Entity",
     "ErrorCode",
+    "Fetcher",
     "KeyAlgorithm",
     "KeyComponent",
     "KeyFormat",
@@ -28,13 +44,27 @@ __all__ = [
     "KeyStore",
     "KeyUsage",
     "PkiError",
+    "PoolChange",
+    "PoolEntry",
     "PrivateKey",
     "PublicKey",
+    "RevocationPolicy",
+    "RevocationResult",
     "Subject",
+    "TrustPool",
+    "UpdateStatus",
+    "UrlFetcher",
     "ValidityStatus",
+    "Verdict",
     "WeakKeyWarning",
     "build_csr",
+    "check_revocation",
+    "fetch_url",
+    "load_builtin",
     "load_certificate",
     "load_certificates",
     "load_csr_info",
+    "next_update_time",
+    "parse_bundle",
+    "verify_chain",
 ]

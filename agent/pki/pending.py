@@ -27,7 +27,6 @@ __all__ = [
     "DEFAULT_RETRY_PERIOD_MINUTES",
     "Action",
     "EnrollmentStatus",
-    "EventLog",
     "PendingEnrollment",
     "PendingStore",
     "after_pending_poll",
@@ -172,43 +171,6 @@ class PendingStore:
         if not _NAME.match(trustpoint):
             raise ValueError(f"invalid trustpoint name {trustpoint!r}")
         return self._dir / f"{trustpoint}.json"
-
-
-class EventLog:
-    """A bounded, durable list of enrollment notifications (newest last).
-
-    Why here: issue 7 adds create-subscription; until then the enrollment-complete and
-    enrollment-failed notifications are kept (the last ``limit``) in one JSON file, so the
-    notification work can replay them and tests can read them.
-    """
-
-    def __init__(self, path: Path, limit: int = 100) -> None:
-        self._path = path
-        self._limit = limit
-        self._lock = threading.Lock()
-        ensure_private_dir(path.parent)
-
-    def append(self, name: str, when: datetime, fields: dict[str, str]) -> None:
-        with self._lock:
-            events = self._read()
-            events.append({"name": name, "time": when.isoformat(), "fields": dict(fields)})
-            atomic_write(self._path, json.dumps(events[-self._limit :], indent=1).encode())
-
-    def events(self) -> list[tuple[str, dict[str, str]]]:
-        """(notification name, its leaves) oldest first."""
-        with self._lock:
-            return [(str(e["name"]), _strings(e.get("fields"))) for e in self._read()]
-
-    def _read(self) -> list[dict[str, object]]:
-        try:
-            doc = json.loads(self._path.read_bytes())
-        except (FileNotFoundError, ValueError):
-            return []  # a lost notification log is not worth refusing to start over
-        return [e for e in doc if isinstance(e, dict)] if isinstance(doc, list) else []
-
-
-def _strings(value: object) -> dict[str, str]:
-    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
 
 def _encode(record: PendingEnrollment) -> bytes:

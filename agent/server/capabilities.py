@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from agent.datastore.schema import Schema
+from agent.server import notifications
 from agent.server.session import BASE_1_0, BASE_1_1
 
 _NC = "urn:ietf:params:netconf:capability:"
@@ -19,6 +20,7 @@ def capabilities(schema: Schema) -> list[str]:
         _NC + "rollback-on-error:1.0",
         _NC + "validate:1.0",
         _NC + "validate:1.1",
+        *notifications.CAPABILITIES,
     ]
     # YANG 1.0 modules are listed one by one; YANG 1.1 modules only through the
     # yang-library capability (RFC 7950 §5.6.4).

@@ -31,7 +31,9 @@ from agent.server import replies
 from agent.xmlutil import BASE_NS, Element
 
 if TYPE_CHECKING:
+    from agent.datastore.events import EventStream
     from agent.datastore.store import Datastore
+    from agent.server.notifications import SessionNotifications
     from agent.server.sessions import SessionInfo, Sessions
 
 log = logging.getLogger(__name__)
@@ -43,11 +45,14 @@ Handler = Callable[[Element, "RpcContext"], HandlerResult | Awaitable[HandlerRes
 
 @dataclass(slots=True)
 class RpcContext:
-    """What a handler may use: the calling session, the datastore, the session table."""
+    """What a handler may use: the calling session, the datastore, the session table, the
+    event stream (to publish) and the session's side of it (to subscribe)."""
 
     session: SessionInfo
     datastore: Datastore
     sessions: Sessions
+    events: EventStream | None = None
+    notifications: SessionNotifications | None = None
     close_after_reply: bool = False
 
 

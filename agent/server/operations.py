@@ -20,6 +20,7 @@ from agent.errors import (
     OperationNotSupported,
     RpcErrors,
 )
+from agent.server import netconf_events
 from agent.server.dispatch import HandlerResult, Registry, RpcContext
 from agent.xmlutil import BASE_NS, Element
 
@@ -183,7 +184,10 @@ def validate(op: Element, ctx: RpcContext) -> HandlerResult:
 def commit(op: Element, ctx: RpcContext) -> HandlerResult:
     if _param(op, "confirmed") is not None or _param(op, "persist-id") is not None:
         raise OperationNotSupported("confirmed commit is not supported yet", error_type=None)
+    changed = ctx.datastore.candidate_modified()
     ctx.datastore.commit(ctx.session.session_id)
+    if changed and ctx.events is not None:
+        ctx.events.publish(netconf_events.config_change(ctx.session))
     return None
 
 

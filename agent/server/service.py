@@ -1,6 +1,7 @@
 """One NETCONF session from hello to close: glue between a transport Connection, the sans-I/O
 ServerSession and the dispatcher.  Replies keep the order of their requests because each
-session handles one message at a time, in its own task."""
+session handles one message at a time, in its own task; a subscription's task writes its
+notifications between those messages (every write is one whole framed message)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ import logging
 from dataclasses import dataclass
 
 from agent.clock import Clock
+from agent.datastore.events import EventStream
 from agent.datastore.store import Datastore
-from agent.server import dispatch, replies
+from agent.server import dispatch, netconf_events, replies
+from agent.server.netconf_events import TerminationReason
+from agent.server.notifications import Sender, SessionNotifications
 from agent.server.session import (
     BadRpc,
     Closed,
@@ -22,6 +26,7 @@ from agent.server.session import (
 )
 from agent.server.sessions import SessionInfo, Sessions
 from agent.server.transport import Connection, Limits
+from agent.xmlutil import Element
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +39,7 @@ class NetconfService:
     capabilities: list[str]
     limits: Limits
     clock: Clock
+    events: EventStream
 
     async def run(self, conn: Connection) -> None:
         """Serve one connection until close-session, EOF, kill-session or a protocol error."""
@@ -47,28 +53,43 @@ class NetconfService:
         session = ServerSession(
             info.session_id, self.capabilities, max_message_size=self.limits.max_message_size
         )
+        notes = SessionNotifications(self.events, self.clock, _sender(session, conn))
         log.info("session %d started for %s from %s", info.session_id, conn.user, conn.peer)
+        reason = TerminationReason.OTHER
         try:
             conn.write(session.hello())
-            await self._serve(session, conn, info)
+            reason = await self._serve(session, conn, info, notes)
         except ProtocolError as exc:
             log.info("session %d closed: %s", info.session_id, exc)
         finally:
+            await notes.close()
+            started = session.state is not State.AWAIT_HELLO
             session.mark_closed()
             self.sessions.close(info.session_id)
             self.datastore.session_closed(info.session_id)
-            log.info("session %d ended", info.session_id)
+            if started:
+                self.events.publish(netconf_events.session_end(info, reason))
+            log.info("session %d ended (%s)", info.session_id, reason)
 
-    async def _serve(self, session: ServerSession, conn: Connection, info: SessionInfo) -> None:
+    async def _serve(
+        self,
+        session: ServerSession,
+        conn: Connection,
+        info: SessionInfo,
+        notes: SessionNotifications,
+    ) -> TerminationReason:
         while True:
             event = session.next_event()
             if event is None:
-                if not await self._read(session, conn):
-                    return
+                ended = await self._read(session, conn, info)
+                if ended is not None:
+                    return ended
                 continue
             if isinstance(event, Closed):
-                return
+                return TerminationReason.DROPPED
             if isinstance(event, HelloReceived):
+                # RFC 6470 §2.1.2: a session starts when the hellos have been exchanged.
+                self.events.publish(netconf_events.session_start(info))
                 continue
             if isinstance(event, BadRpc):
                 info.in_bad_rpcs += 1
@@ -76,26 +97,34 @@ class NetconfService:
             elif (
                 isinstance(event, RpcReceived)
                 and session.state is State.ESTABLISHED
-                and not await self._answer(session, conn, info, event)
+                and not await self._answer(session, conn, info, notes, event)
             ):
-                return
+                return TerminationReason.CLOSED
             await conn.drain()
 
     async def _answer(
-        self, session: ServerSession, conn: Connection, info: SessionInfo, event: RpcReceived
+        self,
+        session: ServerSession,
+        conn: Connection,
+        info: SessionInfo,
+        notes: SessionNotifications,
+        event: RpcReceived,
     ) -> bool:
         info.in_rpcs += 1
-        ctx = dispatch.RpcContext(info, self.datastore, self.sessions)
+        ctx = dispatch.RpcContext(info, self.datastore, self.sessions, self.events, notes)
         reply = await dispatch.dispatch(self.registry, event.rpc, ctx)
         conn.write(session.send(reply))
+        notes.start()  # a new subscription's notifications follow its reply (RFC 5277 §2.1.1)
         if ctx.close_after_reply:
             session.close_requested()
             await conn.drain()
             return False
         return True
 
-    async def _read(self, session: ServerSession, conn: Connection) -> bool:
-        """Wait for bytes; False when the session must end (timeout, kill)."""
+    async def _read(
+        self, session: ServerSession, conn: Connection, info: SessionInfo
+    ) -> TerminationReason | None:
+        """Wait for bytes; the reason when the session must end (timeout, kill), else None."""
         waiting_hello = session.state is State.AWAIT_HELLO
         timeout = self.limits.hello_timeout if waiting_hello else self.limits.idle_timeout
         try:
@@ -104,8 +133,20 @@ class NetconfService:
             log.info(
                 "session %d: %s timeout", session.session_id, "hello" if waiting_hello else "idle"
             )
-            return False
+            return TerminationReason.TIMEOUT
         if data is None:
-            return False
+            return TerminationReason.OTHER if info.killed_by is None else TerminationReason.KILLED
         session.receive_data(data)
-        return True
+        return None
+
+
+def _sender(session: ServerSession, conn: Connection) -> Sender:
+    """How a subscription writes: the same framing as replies, waiting while the peer's
+    window is full, and nothing once close-session has been answered."""
+
+    async def send(message: Element) -> None:
+        if session.state is State.ESTABLISHED:
+            conn.write(session.send(message))
+            await conn.drain()
+
+    return send

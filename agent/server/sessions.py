@@ -18,6 +18,8 @@ class SessionInfo:
     started: datetime
     # Ends the session from outside (kill-session, agent shutdown); set by the transport.
     terminate: Callable[[], None] = field(default=lambda: None, repr=False)
+    # The session that killed this one (kill-session), for netconf-session-end (RFC 6470).
+    killed_by: int | None = None
     in_rpcs: int = 0
     in_bad_rpcs: int = 0
     out_rpc_errors: int = 0
@@ -52,6 +54,7 @@ class Sessions:
         target = self._live.get(session_id)
         if target is None:
             raise OperationFailed(f"no session with id {session_id}", error_type=None)
+        target.killed_by = by
         target.terminate()
 
     def terminate_all(self) -> None:

@@ -10,15 +10,16 @@ from pathlib import Path
 import pytest
 
 from agent.clock import FakeClock
+from agent.datastore.events import EventStream
 from agent.ops.polling import IssuedCertificate, Poller
 from agent.pki import ErrorCode, PkiError
 from agent.pki.pending import (
     EnrollmentStatus,
-    EventLog,
     PendingEnrollment,
     PendingStore,
     start_pending,
 )
+from tests.unit.ops.published import published
 from tests.unit.pki.helpers import NOW
 
 MIN = 60.0
@@ -54,7 +55,10 @@ def ca(clock: FakeClock) -> ScriptedCa:
 
 def _poller(tmp_path: Path, ca: ScriptedCa, clock: FakeClock) -> Poller:
     return Poller(
-        PendingStore(tmp_path / "pending"), EventLog(tmp_path / "ev.json"), ca.poll, clock
+        PendingStore(tmp_path / "pending"),
+        EventStream(tmp_path / "ev.log", clock=clock),
+        ca.poll,
+        clock,
     )
 
 
@@ -85,7 +89,7 @@ def test_approval_installs_and_notifies(tmp_path: Path, ca: ScriptedCa, clock: F
     _tick(poller, clock, MIN)
     assert poller.get("myca") is None
     assert poller.next_wake() is None
-    events = EventLog(tmp_path / "ev.json").events()
+    events = published(tmp_path / "ev.log")
     assert events == [
         (
             "enrollment-complete",
@@ -108,7 +112,7 @@ def test_gives_up_after_the_retry_count(tmp_path: Path, ca: ScriptedCa, clock: F
     record = poller.get("myca")
     assert record is not None and record.status is EnrollmentStatus.FAILED
     assert record.last_error_app_tag == "enrollment-timeout"
-    [(name, fields)] = EventLog(tmp_path / "ev.json").events()
+    [(name, fields)] = published(tmp_path / "ev.log")
     assert (name, fields["error-app-tag"]) == ("enrollment-failed", "enrollment-timeout")
 
 
@@ -188,7 +192,9 @@ def test_a_cancel_during_a_poll_is_not_undone(tmp_path: Path, clock: FakeClock) 
         poller.cancel(record.trustpoint)
         return None
 
-    poller = Poller(store, EventLog(tmp_path / "ev.json"), poll_while_cancelled, clock)
+    poller = Poller(
+        store, EventStream(tmp_path / "ev.log", clock=clock), poll_while_cancelled, clock
+    )
     poller.add(start_pending("myca", "tx", "mykey", ("general",), NOW, 5, 1))
     _tick(poller, clock, MIN)
     assert poller.get("myca") is None

@@ -17,18 +17,19 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
 from agent.clock import FakeClock
+from agent.datastore.events import EventStream
 from agent.ops.polling import IssuedCertificate, Poller
 from agent.pki import Certificate, load_certificate
 from agent.pki.enroll.online import scep_enroll, scep_poll
 from agent.pki.enroll.scep import MessageType
 from agent.pki.pending import (
     EnrollmentStatus,
-    EventLog,
     PendingEnrollment,
     PendingStore,
     start_pending,
 )
 from tests.unit.ops.pending_scep_server import PendingCa, pending_scep_server
+from tests.unit.ops.published import published
 from tests.unit.pki.helpers import NOW
 
 CERT_POLL = MessageType.CERT_POLL.value
@@ -74,7 +75,10 @@ def _setup(tmp_path: Path, ca: PendingCa, count: int, period: int) -> tuple[Devi
     clock = FakeClock(NOW)
     device = Device(ca, clock)
     poller = Poller(
-        PendingStore(tmp_path / "pending"), EventLog(tmp_path / "events.json"), device.poll, clock
+        PendingStore(tmp_path / "pending"),
+        EventStream(tmp_path / "events.log", clock=clock),
+        device.poll,
+        clock,
     )
     tx = device.enroll()
     poller.add(start_pending("myca", tx, "mykey", ("general",), clock.now(), count, period))
@@ -111,7 +115,7 @@ def test_polls_each_period_and_installs_after_approval(tmp_path: Path, ca: Pendi
         issued.signature, issued.tbs_certificate_bytes, padding.PKCS1v15(), hash_algorithm
     )
     assert poller.get("myca") is None
-    [(name, fields)] = EventLog(tmp_path / "events.json").events()
+    [(name, fields)] = published(tmp_path / "events.log")
     assert (name, fields["sha256-fingerprint"]) == ("enrollment-complete", cert.sha256_fingerprint)
 
 
@@ -124,7 +128,7 @@ def test_fails_after_the_retry_count(tmp_path: Path, ca: PendingCa) -> None:
     assert record is not None and record.status is EnrollmentStatus.FAILED
     assert record.last_error_app_tag == "enrollment-timeout"
     assert device.installed == []
-    [(name, _)] = EventLog(tmp_path / "events.json").events()
+    [(name, _)] = published(tmp_path / "events.log")
     assert name == "enrollment-failed"
 
 
@@ -132,7 +136,9 @@ def test_a_restarted_poller_resumes_the_transaction(tmp_path: Path, ca: PendingC
     device, _ = _setup(tmp_path, ca, count=5, period=1)
     ca.approved = True
     restarted = Poller(
-        PendingStore(tmp_path / "pending"), EventLog(tmp_path / "events.json"), device.poll,
+        PendingStore(tmp_path / "pending"),
+        EventStream(tmp_path / "events.log", clock=device.clock),
+        device.poll,
         device.clock,
     )  # fmt: skip
     _minutes(device, restarted, 1)

@@ -12,7 +12,6 @@ from agent.pki import ErrorCode, PkiError
 from agent.pki.pending import (
     Action,
     EnrollmentStatus,
-    EventLog,
     PendingStore,
     after_pending_poll,
     decide,
@@ -74,11 +73,3 @@ def test_a_damaged_record_is_reported(tmp_path: Path) -> None:
 def test_invalid_trustpoint_names_never_reach_the_filesystem(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         PendingStore(tmp_path).get("../x")
-
-
-def test_event_log_is_bounded_and_durable(tmp_path: Path) -> None:
-    log = EventLog(tmp_path / "events.json", limit=3)
-    for i in range(5):
-        log.append("enrollment-failed", NOW, {"trustpoint": f"tp{i}"})
-    reread = EventLog(tmp_path / "events.json", limit=3).events()
-    assert [fields["trustpoint"] for _, fields in reread] == ["tp2", "tp3", "tp4"]
