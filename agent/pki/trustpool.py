@@ -165,7 +165,9 @@ def _bad_bundle(message: str) -> PkiError:
 
 def subject_der(cert: Certificate) -> bytes:
     """The DER of ``cert``'s subject Name: the index key, exact as RFC 5280 compares names."""
-    return x509.load_der_x509_certificate(cert.der).subject.public_bytes()
+    with warnings.catch_warnings():  # Mozilla keeps a few roots with a zero serial
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        return x509.load_der_x509_certificate(cert.der).subject.public_bytes()
 
 
 def load_builtin() -> list[Certificate]:
