@@ -15,7 +15,6 @@ and on :meth:`ExpiryWatcher.wake` (after authenticate, import, a trustpool updat
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import threading
@@ -26,6 +25,7 @@ from pathlib import Path
 
 from agent.clock import Clock
 from agent.durable import atomic_write
+from agent.ops._background import WakeableTask
 from agent.ops._config import TP_NS, pool_policy, trustpoint_expiry_days
 from agent.ops._notify import Publisher, date_and_time, notification
 from agent.pki import Certificate, TrustPool
@@ -81,12 +81,11 @@ class ExpiryWatcher:
         self._publisher = publish
         self._clock = clock
         self._path = state_path
-        self._interval = interval
         self._lock = threading.Lock()  # the task's thread and a direct caller may overlap
         self._notified = _load(state_path)
-        self._wake: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._task = WakeableTask(
+            "expiry-watcher", self._run_now, lambda: interval, _log, "certificate expiry check"
+        )
 
     # -- the check -----------------------------------------------------------------------
 
@@ -137,44 +136,18 @@ class ExpiryWatcher:
 
     def start(self) -> None:
         """Start checking on the running loop: now, every ``interval``, and on wake()."""
-        if self._task is None:
-            self._loop = asyncio.get_running_loop()
-            self._wake = asyncio.Event()
-            self._task = self._loop.create_task(self._run(), name="expiry-watcher")
+        self._task.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.stop()
 
     def wake(self) -> None:
         """Check again soon (certificates changed).  Safe from any thread; a no-op when the
         task is not running."""
-        loop, event = self._loop, self._wake
-        if loop is None or event is None or self._task is None:
-            return
-        try:
-            on_loop = asyncio.get_running_loop() is loop
-        except RuntimeError:
-            on_loop = False
-        if on_loop:
-            event.set()
-        else:
-            with contextlib.suppress(RuntimeError):  # the loop is closing
-                loop.call_soon_threadsafe(event.set)
+        self._task.wake()
 
-    async def _run(self) -> None:
-        assert self._wake is not None
-        while True:
-            self._wake.clear()  # before the check: a wake during it means check again
-            try:
-                await asyncio.to_thread(self.check)
-            except Exception:  # a damaged store must not end the notifications for good
-                _log.exception("certificate expiry check failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
+    async def _run_now(self) -> None:
+        await asyncio.to_thread(self.check)
 
 
 def _stage(item: _Held, now: datetime) -> str | None:

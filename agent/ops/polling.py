@@ -17,13 +17,13 @@ published as enrollment-complete / enrollment-failed notifications on the NETCON
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from agent.clock import Clock
+from agent.ops._background import WakeableTask, seconds_until
 from agent.ops._config import TP_NS
 from agent.ops._notify import Publisher, date_and_time, notification
 from agent.pki import ErrorCode, PkiError
@@ -65,13 +65,12 @@ class Poller:
         self._events = events
         self._poll = poll
         self._clock = clock
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._task = WakeableTask("poller", self._run_now, self._delay, _log, "enrollment polling")
 
     def add(self, record: PendingEnrollment) -> None:
         """Record a PENDING answer (replacing any older outcome) and wake the task."""
         self._store.put(record)
-        self._wake.set()
+        self._task.wake()
 
     def forget(self, trustpoint: str) -> None:
         """Drop whatever is recorded (a new enrollment or a removed trustpoint)."""
@@ -105,31 +104,16 @@ class Poller:
 
     def start(self) -> None:
         """Start the background task on the running loop (restores recorded work)."""
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run(), name="poller")
+        self._task.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.stop()
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.run_due(self._clock.now())
-            except Exception:  # a damaged record must not stop polling for the others
-                _log.exception("enrollment polling failed")
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._delay())
+    async def _run_now(self) -> None:
+        await self.run_due(self._clock.now())
 
     def _delay(self) -> float:
-        wake = self.next_wake()
-        if wake is None:
-            return _MAX_SLEEP
-        return min(_MAX_SLEEP, max(0.0, (wake - self._clock.now()).total_seconds()))
+        return seconds_until(self.next_wake(), self._clock.now(), _MAX_SLEEP)
 
     def _poll_one(self, record: PendingEnrollment, now: datetime) -> None:
         """One poll and its consequence, in a worker thread."""

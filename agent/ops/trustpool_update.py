@@ -23,6 +23,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from agent.clock import Clock
+from agent.ops._background import WakeableTask, seconds_until
 from agent.ops._config import PoolPolicy
 from agent.ops.trustpool import AUTOMATIC, TrustpoolService
 from agent.pki import PkiError
@@ -48,16 +49,15 @@ class TrustpoolUpdater:
         self._attempts = 0
         self._next: datetime | None = None
         self._planned = False
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task = WakeableTask(
+            "trustpool", self._run_now, self._delay, log, "trustpool automatic update"
+        )
         service.on_change = self.replan
 
     def replan(self) -> None:
         """Forget the planned time (the pool or the policy changed) and wake the task."""
         self._planned = False
-        if self._loop is not None:  # called from worker threads too (an RPC's import)
-            self._loop.call_soon_threadsafe(self._wake.set)
+        self._task.wake()  # called from worker threads too (an RPC's import)
 
     def next_update(self, now: datetime) -> datetime | None:
         """When the timer fires next; None when auto-update is off."""
@@ -106,30 +106,14 @@ class TrustpoolUpdater:
     # -- the background task -------------------------------------------------------------
 
     def start(self) -> None:
-        if self._task is None:
-            self._loop = asyncio.get_running_loop()
-            self._task = self._loop.create_task(self._run(), name="trustpool")
+        self._task.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._task.stop()
 
-    async def _run(self) -> None:
-        while True:
-            try:
-                await asyncio.to_thread(self.run_due, self._clock.now())
-            except Exception:  # a broken policy must not stop the timer for good
-                log.exception("trustpool automatic update failed")
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._delay())
+    async def _run_now(self) -> None:
+        await asyncio.to_thread(self.run_due, self._clock.now())
 
     def _delay(self) -> float:
         now = self._clock.now()
-        due = self.next_update(now)
-        if due is None:
-            return _MAX_SLEEP
-        return min(_MAX_SLEEP, max(0.0, (due - now).total_seconds()))
+        return seconds_until(self.next_update(now), now, _MAX_SLEEP)

@@ -281,6 +281,33 @@ def test_expired(m: manager.Manager, world: World) -> None:
     assert "old" in (reply.findtext(".//tp:detail", namespaces=NS) or "")
 
 
+def test_validation_time_checks_the_past(m: manager.Manager, world: World) -> None:
+    """An expired certificate was trusted when it was valid (trustpoint 'both': no CRL)."""
+    lapsed = world.pool_root.issue(
+        Leaf(
+            "lapsed",
+            dns=[DNS],
+            not_before=NOW - timedelta(days=30),
+            not_after=NOW - timedelta(days=1),
+        )
+    )
+    assert outcome(verify(m, [lapsed]))[:2] == ("false", "expired")
+    then = (NOW - timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    reply = verify(m, [lapsed], f"<validation-time>{then}</validation-time>")
+    assert outcome(reply) == ("true", None, "trustpoint")
+
+
+def test_from_policy_without_cabundle_url_is_refused(m: manager.Manager) -> None:
+    before = downloaded(m)
+    err = expect_error(
+        m, f'<trustpool-import xmlns="{POOL}"><from-policy/></trustpool-import>', REPLIES
+    )
+    assert (err.tag, err._app_tag) == ("invalid-value", "cabundle-url-not-configured"), (
+        etree.tostring(err.xml)
+    )
+    assert downloaded(m) == before
+
+
 def test_revoked_by_crl_and_crl_unreachable(m: manager.Manager, world: World) -> None:
     crl_url = world.http.url("/revoked.crl")
     leaf = world.tp_root.issue(Leaf("revoked", dns=[DNS], crl_urls=[crl_url]))
