@@ -13,7 +13,14 @@ from agent.pki.certs import Certificate, ValidityStatus, load_certificate, load_
 from agent.pki.csr import CsrInfo, Entity, Subject, build_csr, load_csr_info
 from agent.pki.errors import ErrorCode, PkiError
 from agent.pki.fetch import Fetcher, UrlFetcher, fetch_url
-from agent.pki.keystore import KeyComponent, KeyInfo, KeyStore, WeakKeyWarning
+from agent.pki.keystore import (
+    GeneratedKeys,
+    KeyComponent,
+    KeyInfo,
+    KeyStore,
+    WeakKeyWarning,
+    new_key_pairs,
+)
 from agent.pki.revocation import CrlCache, RevocationPolicy, RevocationResult, check_revocation
 from agent.pki.trustpool import (
     PoolChange,
@@ -35,6 +42,7 @@ __all__ = [
     "Entity",
     "ErrorCode",
     "Fetcher",
+    "GeneratedKeys",
     "KeyAlgorithm",
     "KeyComponent",
     "KeyFormat",
@@ -64,6 +72,7 @@ __all__ = [
     "load_certificate",
     "load_certificates",
     "load_csr_info",
+    "new_key_pairs",
     "next_update_time",
     "parse_bundle",
     "verify_chain",

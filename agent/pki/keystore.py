@@ -152,6 +152,25 @@ class _Record:
     files: Mapping[KeyRole, str]
 
 
+@dataclass(frozen=True, slots=True)
+class GeneratedKeys:
+    """Fresh key pairs of one label, not stored yet (see :meth:`KeyStore.install_generated`)."""
+
+    usage: KeyUsage
+    pairs: Mapping[KeyRole, PrivateKey] = field(repr=False)
+
+
+def new_key_pairs(
+    algorithm: KeyAlgorithm, modulus: int = 2048, usage: KeyUsage = KeyUsage.GENERAL_KEYS
+) -> GeneratedKeys:
+    """Generate the pair(s) for ``usage``: one for general-keys, two for usage-keys.  CPU
+    work only, safe in any thread; raises PkiError unsupported-key-parameters."""
+    _check_parameters(algorithm, modulus, usage)
+    return GeneratedKeys(
+        usage, {role: generate_private_key(algorithm, modulus) for role in _ROLES[usage]}
+    )
+
+
 class KeyStore:
     """Key pairs under one directory; see the module docstring for the layout."""
 
@@ -188,20 +207,43 @@ class KeyStore:
         destroyed once the new is stored.
         """
         _check_label(label)
-        _check_parameters(algorithm, modulus, usage)
         with self._label_lock(label):
             self._refuse_existing(label, overwrite)
-            keys = {role: generate_private_key(algorithm, modulus) for role in _ROLES[usage]}
+            keys = new_key_pairs(algorithm, modulus, usage)
             info = self._store(label, keys, usage=usage, origin=origin, source_format=None)
+        self._log_generated(info)
+        return info
+
+    def install_generated(
+        self,
+        label: str,
+        keys: GeneratedKeys,
+        *,
+        origin: KeyOrigin = KeyOrigin.CONFIG,
+        overwrite: bool = False,
+    ) -> KeyInfo:
+        """Store key pairs made beforehand by :func:`new_key_pairs` (so that the slow part,
+        generation, can run elsewhere, e.g. in a worker thread before a commit applies).
+        Same errors and overwrite rule as :meth:`generate`."""
+        _check_label(label)
+        with self._label_lock(label):
+            self._refuse_existing(label, overwrite)
+            info = self._store(
+                label, keys.pairs, usage=keys.usage, origin=origin, source_format=None
+            )
+        self._log_generated(info)
+        return info
+
+    @staticmethod
+    def _log_generated(info: KeyInfo) -> None:
         log.info(
             "key generated label=%s algorithm=%s size=%d usage=%s",
-            label,
+            info.label,
             info.algorithm,
             info.key_size,
             info.usage,
         )
         _warn_if_weak(info)
-        return info
 
     def import_public(self, label: str, data: bytes, *, overwrite: bool = False) -> KeyInfo:
         """Store a peer's public key for authentication (PEM/DER SPKI, PKCS #1 RSA).
