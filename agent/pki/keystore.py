@@ -207,9 +207,10 @@ class KeyStore:
         destroyed once the new is stored.
         """
         _check_label(label)
+        _check_parameters(algorithm, modulus, usage)
         with self._label_lock(label):
             self._refuse_existing(label, overwrite)
-            keys = new_key_pairs(algorithm, modulus, usage)
+            keys = new_key_pairs(algorithm, modulus, usage).pairs
             info = self._store(label, keys, usage=usage, origin=origin, source_format=None)
         self._log_generated(info)
         return info
