@@ -6,9 +6,15 @@ PY     := $(VENV)/bin/python
 HOST   ?= 127.0.0.1
 PORT   ?= 8830
 STATE  ?= ./var
-DEBS   := libyang2-tools scep
+# yanglint (the YANG oracle), scep (a SCEP client), and two NETCONF clients of the interop
+# tests: yangcli and OpenSSH (scrapli's default transport runs `ssh`).
+DEBS   := libyang2-tools scep yangcli openssh-client
+# Ansible gets a venv of its own: ansible 13+ needs Python 3.12, and its pins must not move the
+# project's. 12 is the newest major that installs on 3.11.
+ANSIBLE_VENV := .venv-ansible
+ANSIBLE_PKGS := "ansible==12.*" ncclient==0.7.1
 
-.PHONY: run test lint bench debs venv clean
+.PHONY: run test lint bench debs venv ansible clean
 
 venv: $(VENV)/.installed
 
@@ -16,6 +22,14 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+ansible: $(ANSIBLE_VENV)/.installed
+
+$(ANSIBLE_VENV)/.installed: Makefile
+	test -x $(ANSIBLE_VENV)/bin/python || $(PYTHON) -m venv $(ANSIBLE_VENV)
+	$(ANSIBLE_VENV)/bin/python -m pip install -q --upgrade pip
+	$(ANSIBLE_VENV)/bin/python -m pip install -q $(ANSIBLE_PKGS)
 	touch $@
 
 # Debian packages for the tests (yanglint is the independent YANG oracle). Only root can
@@ -30,7 +44,7 @@ debs:
 run: venv
 	$(VENV)/bin/pki-agent --host $(HOST) --port $(PORT) --state-dir $(STATE)
 
-test: venv debs
+test: venv debs ansible
 	$(PY) -m pytest -q
 
 lint: venv
@@ -40,4 +54,4 @@ bench: venv
 	$(PY) tools/bench.py --help
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(ANSIBLE_VENV) build *.egg-info

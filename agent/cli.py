@@ -22,7 +22,16 @@ from agent.datastore.store import Datastore
 from agent.durable import atomic_write
 from agent.pki import KeyStore, TrustPool
 from agent.pki.trustpoints import TrustpointStore
-from agent.server import auth, capabilities, notifications, operations, transport
+from agent.server import (
+    auth,
+    capabilities,
+    monitoring,
+    notifications,
+    operations,
+    transport,
+    yang_library,
+)
+from agent.server.confirm_timer import ConfirmTimer
 from agent.server.dispatch import Registry
 from agent.server.service import NetconfService
 from agent.server.sessions import Sessions
@@ -95,7 +104,10 @@ async def serve(args: argparse.Namespace, config: Config) -> int:
     state_dir: Path = args.state_dir
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     users, password_file = (config.users, None) if config.users else first_run_users(state_dir)
-    schema = schema_mod.load(args.yang_dir)
+    protocol_caps = capabilities.protocol()
+    schema = schema_mod.load(
+        args.yang_dir, extra_implemented=capabilities.standard_modules(protocol_caps)
+    )
     datastore = Datastore(schema, state_dir)
     datastore.load()
     registry = Registry()
@@ -113,12 +125,24 @@ async def serve(args: argparse.Namespace, config: Config) -> int:
     )
     background = ops.register(registry, datastore, stores, events, clock)
     background.start()
-    sessions = Sessions()
+    sessions = Sessions(clock.now())
+    # ietf-netconf is implemented by the base operations' own handlers, not compiled as
+    # implemented: the YANG input check would then apply to them (INTEROP.md §2.3).
+    library = yang_library.build(
+        schema,
+        also_implemented=["ietf-netconf"],
+        features={"ietf-netconf": capabilities.netconf_features(protocol_caps)},
+    )
+    hello_caps = capabilities.capabilities(protocol_caps, library)
+    yang_library.register(datastore, library)
+    monitoring.register(registry, datastore, sessions, library, hello_caps)
+    confirm_timer = ConfirmTimer(datastore, sessions, events, registry.writer)
+    confirm_timer.start()
     service = NetconfService(
         datastore,
         registry,
         sessions,
-        capabilities.capabilities(schema),
+        hello_caps,
         config.limits,
         SystemClock(),
         events,
@@ -132,6 +156,7 @@ async def serve(args: argparse.Namespace, config: Config) -> int:
     acceptor.close()
     sessions.terminate_all()
     await acceptor.wait_closed()
+    await confirm_timer.stop()
     await background.stop()
     events.close()
     return 0

@@ -21,7 +21,13 @@ get-config-bulk-1000        get-config of those 1,000 entries
 edit-commit-bulk-10000      the same with 10,000 entries
 get-config-bulk-10000       get-config of those 10,000 entries
 edit-commit-one-large       edit-config creating one entry + commit, 10,000 entries
+get-xpath-one-large         get with an XPath filter selecting one entry of 10,000
+get-xpath-all-large         get with an XPath filter selecting all 10,000 entries
 ==========================  ======================================================
+
+The two XPath rows run only when the server advertises ``:xpath:1.0``; their select
+expression is built from the template (the path to the list, and the entry's key leaves as
+a predicate), with its prefixes declared on the ``<filter>`` element.
 
 Before the rows, ``--warmup`` untimed rounds of one-entry edits and small get-configs bring
 the server to its steady state.  Cheap rows (session set-up, small get-config, one-entry
@@ -72,12 +78,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import quoteattr
 
 from lxml import etree
 from netconf_client import BACKENDS, BenchError, Netconf, Target, qn
 
 CAP_CANDIDATE = "urn:ietf:params:netconf:capability:candidate:1.0"
 CAP_WRITABLE_RUNNING = "urn:ietf:params:netconf:capability:writable-running:1.0"
+CAP_XPATH = "urn:ietf:params:netconf:capability:xpath:1.0"
 _MARKER = "bench-entries-marker"
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
 
@@ -176,9 +184,32 @@ class Template:
         entry.set(qn("operation"), "remove")
         return str(etree.tostring(root, encoding="unicode"))
 
+    def xpath(self, i: int | None) -> tuple[str, dict[str, str]]:
+        """An XPath select for entry ``i`` by its keys (None: every entry) and the
+        prefixes it uses."""
+        _, entry = _with_marker(self.parent, self.entries(i or 0, 1))
+        prefixes: dict[str, str] = {}
+        steps = []
+        for el in [*reversed(list(entry.iterancestors())), entry]:
+            q = etree.QName(el)
+            pfx = prefixes.setdefault(q.namespace or "", f"p{len(prefixes)}")
+            steps.append(f"{pfx}:{q.localname}")
+        select = "/" + "/".join(steps)
+        if i is not None:
+            for child in entry:
+                q = etree.QName(child)
+                if q.localname in self.keys:
+                    select += f"[{prefixes.setdefault(q.namespace or '', f'p{len(prefixes)}')}"
+                    select += f":{q.localname}={_xpath_literal(child.text or '')}]"
+        return select, {p: ns for ns, p in prefixes.items()}
+
     def count(self, data: etree._Element) -> int:
         """How many entries of the list a get-config <data> element holds."""
         return len(data.findall(self.list_path))
+
+
+def _xpath_literal(text: str) -> str:
+    return f'"{text}"' if '"' not in text else f"'{text}'"
 
 
 def _with_marker(parent: str, inner: str = "") -> tuple[etree._Element, etree._Element]:
@@ -312,6 +343,18 @@ class Bench:
             raise BenchError(f"get-config returned {got} entries, expected {expect}")
         return elapsed
 
+    def get_xpath(self, i: int | None, expect: int) -> int:
+        """<get> with an XPath filter selecting entry i (None: all); checks the count."""
+        select, prefixes = self.template.xpath(i)
+        decls = "".join(f" xmlns:{p}={quoteattr(ns)}" for p, ns in prefixes.items())
+        op = f'<get><filter type="xpath"{decls} select={quoteattr(select)}/></get>'
+        elapsed, reply = self.nc.rpc(op, "get (xpath)")
+        data = reply.find(qn("data"))
+        got = 0 if data is None else self.template.count(data)
+        if got != expect:
+            raise BenchError(f"get with {select!r} returned {got} entries, expected {expect}")
+        return elapsed
+
     def fill(self, n: int) -> None:
         """Untimed: make the datastore hold exactly entries 0..n-1 of the list."""
         self.edit_commit(self.template.remove_all(), "remove of the list's parent")
@@ -388,6 +431,19 @@ class Bench:
             self.size = n
             get_row.add(("get-config", self.get_config(n)))
 
+    def xpath_large(self) -> None:
+        """get with an XPath filter: one entry of the large datastore, then all of it."""
+        if CAP_XPATH not in self.nc.server_capabilities:
+            return
+        n = self.plan.large
+        self.ensure(n)
+        one = self.row("get-xpath-one-large", 1, n, rate=True)
+        for k in range(self.plan.repeat * self.plan.ops):
+            one.add(("get", self.get_xpath((k * 7919) % n, 1)))
+        every = self.row("get-xpath-all-large", n, n)
+        for _ in range(self.plan.repeat):
+            every.add(("get", self.get_xpath(None, n)))
+
     def run(self, progress: Callable[[str], None]) -> None:
         steps: list[tuple[str, Callable[[], None]]] = [
             ("warm-up", self.warm_up),
@@ -405,6 +461,7 @@ class Bench:
                 lambda: self.one_entry("edit-commit-one-large", self.plan.large),
             )
         )
+        steps.append(("XPath get, large datastore", self.xpath_large))
         try:
             for label, step in steps:
                 progress(label)

@@ -340,6 +340,17 @@ class Netconf:
         raw = self._reader.read_chunked() if self.chunked else self._reader.read_eom()
         return time.perf_counter_ns() - start, raw
 
+    def send_rpc(self, operation: str) -> None:
+        """Send one operation without waiting for its reply (read it with read_message)."""
+        self._message_id += 1
+        msg = f'<rpc xmlns="{BASE_NS}" message-id="{self._message_id}">{operation}</rpc>'
+        self._chan.send(frame(msg.encode(), self.chunked))
+
+    def read_message(self, what: str) -> etree._Element:
+        """The next message from the server, whatever it is (a reply or a notification)."""
+        raw = self._reader.read_chunked() if self.chunked else self._reader.read_eom()
+        return _parse(raw, what)
+
     def rpc(self, operation: str, what: str) -> tuple[int, etree._Element]:
         """One RPC that must succeed: (elapsed ns, parsed reply)."""
         elapsed, raw = self.rpc_raw(operation)
@@ -349,6 +360,11 @@ class Netconf:
         if errors := rpc_errors(reply):
             raise BenchError(f"{what} failed: " + "; ".join(errors))
         return elapsed, reply
+
+    def drop(self) -> None:
+        """Close the SSH connection without close-session (e.g. a subscribed session,
+        whose next message may be a notification rather than the reply)."""
+        self._chan.close()
 
     def close(self) -> None:
         """close-session, then the SSH connection."""

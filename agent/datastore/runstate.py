@@ -52,18 +52,21 @@ class ErrorPaths:
 
     def __init__(self, schema: Schema) -> None:
         self.prefix = {m.namespace: m.prefix for m in schema.modules.values()}
+        self.schema_root = schema.root
 
     def of(
-        self, run: RunState, el: Element, tail: Iterable[SchemaNode] = ()
+        self, root: Element, el: Element, tail: Iterable[SchemaNode] = ()
     ) -> tuple[str, dict[str, str]]:
+        """The path of ``el`` below the datastore (or <config>) element ``root``, and the
+        prefixes it uses."""
         chain: list[Element] = []
         cur: Element | None = el
-        while cur is not None and cur is not run.root:
+        while cur is not None and cur is not root:
             chain.append(cur)
             cur = cur.getparent()
         parts: list[str] = []
         used: dict[str, str] = {}
-        node: SchemaNode | None = run.v.schema.root
+        node: SchemaNode | None = self.schema_root
         for e in reversed(chain):
             ns, name = split_tag(e.tag)
             node = node.children.get((ns, name)) if node is not None else None
@@ -198,7 +201,7 @@ class RunState:
         app_tag: str | None = None,
         info: Iterable[tuple[str, str, str]] = (),
     ) -> None:
-        path, ns = self.v.paths.of(self, el, tail)
+        path, ns = self.v.paths.of(self.root, el, tail)
         self.errors.append(
             cls(message, error_type=_APP, app_tag=app_tag, path=path, path_ns=ns, info=info)
         )
@@ -209,5 +212,5 @@ class RunState:
         self._error(UnknownElement, f"element {name!r} {why}", el, info=[("", "bad-element", name)])
 
     def _non_unique(self, message: str, el: Element, leaves: Iterable[Element]) -> None:
-        info = [(YANG_NS, "non-unique", self.v.paths.of(self, leaf)[0]) for leaf in leaves]
+        info = [(YANG_NS, "non-unique", self.v.paths.of(self.root, leaf)[0]) for leaf in leaves]
         self._error(OperationFailed, message, el, app_tag="data-not-unique", info=info)

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import copy
 import logging
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
@@ -25,6 +26,8 @@ from typing import Protocol
 from lxml import etree
 
 from agent import xmlutil
+from agent.datastore.changes import ConfigEdit, edit_list
+from agent.datastore.confirmed import ConfirmFile, ConfirmOptions, PendingConfirm
 from agent.datastore.edit import (
     EditResult,
     ErrorOption,
@@ -35,13 +38,17 @@ from agent.datastore.index import EntryIndex
 from agent.datastore.journal import Journal
 from agent.datastore.locks import Locks
 from agent.datastore.persist import CommitLog
+from agent.datastore.runstate import ErrorPaths
 from agent.datastore.schema import Schema, SchemaNode
 from agent.datastore.stored import bind_module_prefixes
 from agent.datastore.validate import Validator
 from agent.durable import remove_stale_temps
 from agent.errors import (
+    ErrorType,
+    InUse,
     InvalidValue,
     LockDenied,
+    OperationFailed,
     OperationNotSupported,
     RpcError,
     RpcErrors,
@@ -64,7 +71,23 @@ class TestOption(StrEnum):
     TEST_ONLY = "test-only"
 
 
+class CommitKind(StrEnum):
+    """What a commit means for the subscribers' side effects (RFC 6241 §8.4)."""
+
+    NORMAL = "normal"
+    # A confirmed commit: destructive side effects (zeroize, replacing material) wait for the
+    # confirmation, so that a rollback finds everything as it was.
+    TENTATIVE = "tentative"
+    # The confirmation or rollback of a confirmed commit: ``old`` is the configuration at the
+    # other end, and the deferred side effects happen now.
+    RESOLVE = "resolve"
+
+
 class CommitAction(Protocol):
+    def precompute(self) -> None:
+        """Slow work that changes nothing visible (key generation); may run in a worker
+        thread between prepare and apply."""
+
     def apply(self) -> None:
         """Carry out the change; raise to make the commit fail and be undone."""
 
@@ -75,8 +98,24 @@ class CommitAction(Protocol):
 class CommitSubscriber(Protocol):
     """Told about every commit before running changes (sysrepo's change event)."""
 
-    def prepare(self, old: Element, new: Element) -> CommitAction | None:
+    def prepare(
+        self, old: Element, new: Element, kind: CommitKind = CommitKind.NORMAL
+    ) -> CommitAction | None:
         """Raise an RpcError to refuse the change; must not change anything itself."""
+
+
+class ConfirmEvent(StrEnum):
+    """RFC 6470 confirm-event values, told to the confirm listeners."""
+
+    START = "start"
+    CANCEL = "cancel"
+    TIMEOUT = "timeout"
+    EXTEND = "extend"
+    COMPLETE = "complete"
+
+
+# (event, session that caused it or None, timeout in seconds for start/extend or None)
+ConfirmListener = Callable[[ConfirmEvent, int | None, float | None], None]
 
 
 StateProvider = Callable[[], list[Element]]
@@ -101,6 +140,23 @@ class _Pending:
         return not self.edits and not self.replaced
 
 
+@dataclass(slots=True)
+class CommitPlan:
+    """A validated commit between :meth:`Datastore.begin_commit` and
+    :meth:`Datastore.finish_commit`; :meth:`precompute` may run in a worker thread."""
+
+    session_id: int
+    actions: list[CommitAction]
+    generation: int
+    confirm: ConfirmOptions | None
+    resolves: bool  # confirms the pending confirmed commit
+    edits: list[ConfigEdit]  # what changes, for netconf-config-change (empty: nothing)
+
+    def precompute(self) -> None:
+        for action in self.actions:
+            action.precompute()
+
+
 def empty_root() -> Element:
     return xmlutil.root(BASE_NS, "data")
 
@@ -109,9 +165,13 @@ class Datastore:
     # Rewrite the snapshot once the log outgrows it (and at least this many bytes).
     MIN_LOG_BYTES = 1 << 20
 
-    def __init__(self, schema: Schema, state_dir: Path) -> None:
+    def __init__(
+        self, schema: Schema, state_dir: Path, *, now: Callable[[], float] = time.time
+    ) -> None:
         self.schema = schema
+        self.now = now  # wall-clock seconds, for confirmed-commit deadlines
         self.validator = Validator(schema)
+        self._paths = ErrorPaths(schema)
         self.locks = Locks()
         self._state_dir = state_dir
         self._log = CommitLog(state_dir / "running.xml", state_dir / "running.log")
@@ -125,6 +185,10 @@ class Datastore:
         self._run_index = EntryIndex()
         self._cand_index = EntryIndex()
         self._pending = self._fresh_pending()
+        self._generation = 0  # bumped whenever running changes or the candidate is reset
+        self._confirm_file = ConfirmFile(state_dir / "confirmed-commit.xml")
+        self._confirm: PendingConfirm | None = None
+        self._confirm_listeners: list[ConfirmListener] = []
 
     # -- start-up ------------------------------------------------------------------------
 
@@ -146,9 +210,24 @@ class Datastore:
             self._write_snapshot()
         self._set_candidate(copy.deepcopy(self._running))
         log.info("running restored at commit %d (%d replayed from the log)", self._seq, replayed)
+        self._restore_confirm()
+
+    def _restore_confirm(self) -> None:
+        """A confirmed commit pending at shutdown stays pending if it had a persist token;
+        without one its session is gone, so it is due at once (RFC 6241 §8.4.1).  The
+        rollback itself waits for :meth:`expire`, once the subscribers are registered."""
+        pending = self._confirm_file.load()
+        if pending is not None and pending.persist is None:
+            pending = replace(pending, deadline=0.0)
+        self._confirm = pending
+        if pending is not None:
+            log.info("a confirmed commit is pending (persist=%s)", pending.persist is not None)
 
     def subscribe(self, subscriber: CommitSubscriber) -> None:
         self._subscribers.append(subscriber)
+
+    def add_confirm_listener(self, listener: ConfirmListener) -> None:
+        self._confirm_listeners.append(listener)
 
     def add_state_provider(self, provider: StateProvider) -> None:
         self._state_providers.append(provider)
@@ -175,6 +254,13 @@ class Datastore:
         for provider in self._state_providers:
             out.extend(provider())
         return out
+
+    def decorate(self, tree: Element) -> None:
+        """Add the decorators' nested state to ``tree`` (a copy of part of running) in
+        place: a <get> whose filter reads only config selects from running first, and
+        decorates only what it selected."""
+        for decorate in self._state_decorators:
+            decorate(tree)
 
     def candidate_modified(self) -> bool:
         return not self._pending.empty
@@ -209,6 +295,7 @@ class Datastore:
             p.changed.extend(result.changed)
             p.removed.extend(result.removed)
             p.modified_by.add(session_id)
+            self._generation += 1
         return result
 
     def _replay(self, tree: Element, record: Element, journal: Journal | None) -> EditResult:
@@ -226,6 +313,8 @@ class Datastore:
         )
 
     def copy_config(self, session_id: int, source: str | Element, target: str) -> None:
+        """Copy into the candidate; a copy to running is staged there (see
+        :meth:`_check_running_writable`) and committed by the caller."""
         self._check_writable(target, session_id)
         tree = self.tree(source) if isinstance(source, str) else self._inline(source)
         modified_by = self._pending.modified_by | {session_id}
@@ -245,6 +334,7 @@ class Datastore:
         self._discard()
 
     def _discard(self) -> None:
+        self._generation += 1
         if self._pending.replaced:
             self._set_candidate(copy.deepcopy(self._running))
         else:
@@ -252,6 +342,7 @@ class Datastore:
             self._pending = self._fresh_pending()
 
     def _set_candidate(self, tree: Element) -> None:
+        self._generation += 1
         self._candidate = tree
         self._cand_index = EntryIndex()
         self._pending = self._fresh_pending()
@@ -280,19 +371,97 @@ class Datastore:
         removed = [(sn, parent) for sn, parent in p.removed if _attached(parent, root)]
         return self.validator.validate_changes(root, changed, removed, keys_unique=True)
 
-    def commit(self, session_id: int) -> None:
-        """Validate the candidate, let subscribers refuse it, make it running, persist it."""
+    def commit(
+        self,
+        session_id: int,
+        *,
+        confirm: ConfirmOptions | None = None,
+        persist_id: str | None = None,
+        staged: bool = False,
+    ) -> None:
+        """Validate the candidate, let subscribers refuse it, make it running, persist it
+        (begin, precompute and finish in one go; the server runs precompute in a thread)."""
+        plan = self.begin_commit(session_id, confirm=confirm, persist_id=persist_id, staged=staged)
+        plan.precompute()
+        self.finish_commit(plan)
+
+    def begin_commit(
+        self,
+        session_id: int,
+        *,
+        confirm: ConfirmOptions | None = None,
+        persist_id: str | None = None,
+        staged: bool = False,
+    ) -> CommitPlan:
+        """Check locks and the confirmed-commit rules, validate, prepare the subscribers.
+        Changes nothing.  ``staged``: a write to running, which neither confirms nor
+        extends a pending confirmed commit, but defers destructive side effects while one
+        is pending."""
         self.locks.check_write(RUNNING, session_id)
         self.locks.check_write(CANDIDATE, session_id)
-        if self._pending.empty:
-            return
+        resolves = (
+            not staged and self._check_confirm_rules(session_id, persist_id) and confirm is None
+        )
         RpcErrors.raise_if_any(self._validate_candidate())
-        actions = [a for s in self._subscribers if (a := s.prepare(self._running, self._candidate))]
+        if confirm is not None or (staged and self._confirm is not None):
+            kind, old = CommitKind.TENTATIVE, self._running
+        elif resolves and self._confirm is not None:
+            kind, old = CommitKind.RESOLVE, self._confirm.rollback
+        else:
+            kind, old = CommitKind.NORMAL, self._running
+        changes = not self._pending.empty or kind is CommitKind.RESOLVE
+        actions = self._prepare(old, self._candidate, kind) if changes else []
+        p = self._pending
+        edits = edit_list(p.edits, self._paths, replaced=p.replaced)
+        return CommitPlan(session_id, actions, self._generation, confirm, resolves, edits)
+
+    def finish_commit(self, plan: CommitPlan) -> None:
+        """Make the candidate running and carry out the prepared actions, all or nothing."""
+        if plan.generation != self._generation:
+            raise OperationFailed(
+                "the datastore changed while the commit was in progress; nothing was "
+                "committed, commit again"
+            )
+        if plan.confirm is not None:
+            self._commit_tentative(plan, plan.confirm)
+            return
+        if not self._pending.empty or plan.actions:
+            self._transact(plan.actions, self._advance_running)
+            self._pending = self._fresh_pending()
+        if plan.resolves:
+            self._end_confirm(ConfirmEvent.COMPLETE, plan.session_id)
+
+    def _commit_tentative(self, plan: CommitPlan, options: ConfirmOptions) -> None:
+        """A confirmed commit: the rollback point is made durable before running changes."""
+        before = self._confirm
+        rollback = before.rollback if before is not None else copy.deepcopy(self._running)
+        owner = None if options.persist is not None else plan.session_id
+        pending = PendingConfirm(rollback, self.now() + options.timeout, options.persist, owner)
+        self._confirm_file.save(pending)
+        try:
+            if not self._pending.empty:
+                self._transact(plan.actions, self._advance_running)
+                self._pending = self._fresh_pending()
+        except BaseException:
+            if before is None:
+                self._confirm_file.clear()
+            else:
+                self._confirm_file.save(before)
+            raise
+        self._confirm = pending
+        event = ConfirmEvent.START if before is None else ConfirmEvent.EXTEND
+        self._tell(event, plan.session_id, options.timeout)
+
+    def _prepare(self, old: Element, new: Element, kind: CommitKind) -> list[CommitAction]:
+        return [a for s in self._subscribers if (a := s.prepare(old, new, kind))]
+
+    def _transact(self, actions: list[CommitAction], advance: Callable[[Journal], bool]) -> None:
+        """Advance running, apply the actions and persist; on any failure undo all three."""
         saved = (self._running, self._run_index, self._candidate, self._cand_index)
         journal = Journal(self._run_index)
         done: list[CommitAction] = []
         try:
-            copied = self._advance_running(journal)
+            copied = advance(journal)
             for action in actions:
                 action.apply()
                 done.append(action)
@@ -304,7 +473,97 @@ class Datastore:
             journal.undo()
             self._running, self._run_index, self._candidate, self._cand_index = saved
             raise
-        self._pending = self._fresh_pending()
+        self._generation += 1
+
+    # -- confirmed commit (RFC 6241 §8.4) ----------------------------------------------------
+
+    @property
+    def confirm_deadline(self) -> float | None:
+        """When the pending confirmed commit rolls back (wall-clock seconds), or None."""
+        return self._confirm.deadline if self._confirm is not None else None
+
+    def cancel_commit(self, session_id: int, persist_id: str | None) -> None:
+        """<cancel-commit>: roll back the pending confirmed commit now."""
+        if self._confirm is None:
+            raise OperationFailed("no confirmed commit is pending", error_type=ErrorType.PROTOCOL)
+        self._check_confirm_rules(session_id, persist_id)
+        self._rollback(ConfirmEvent.CANCEL, session_id)
+
+    def expire(self) -> bool:
+        """Roll back the pending confirmed commit if its deadline has passed."""
+        if self._confirm is None or self.now() < self._confirm.deadline:
+            return False
+        self._rollback(ConfirmEvent.TIMEOUT, None)
+        return True
+
+    def _check_confirm_rules(self, session_id: int, persist_id: str | None) -> bool:
+        """True when a confirmed commit is pending and this session may confirm, extend or
+        cancel it; raises when it may not."""
+        pending = self._confirm
+        if pending is None:
+            if persist_id is not None:
+                raise InvalidValue(
+                    "persist-id given but no confirmed commit is pending",
+                    error_type=ErrorType.PROTOCOL,
+                    info=[("", "bad-element", "persist-id")],
+                )
+            return False
+        if pending.persist is not None:
+            if persist_id != pending.persist:
+                raise InvalidValue(
+                    "a confirmed commit with persist is pending: give its persist-id"
+                    if persist_id is None
+                    else "persist-id does not match the pending confirmed commit",
+                    error_type=ErrorType.PROTOCOL,
+                    info=[("", "bad-element", "persist-id")],
+                )
+        elif persist_id is not None:
+            raise InvalidValue(
+                "the pending confirmed commit has no persist token; confirm it on its session",
+                error_type=ErrorType.PROTOCOL,
+                info=[("", "bad-element", "persist-id")],
+            )
+        elif pending.owner != session_id:
+            raise OperationFailed(
+                f"a confirmed commit of session {pending.owner} is pending; only that session "
+                "can commit or cancel until it is confirmed or rolled back",
+                error_type=ErrorType.PROTOCOL,
+            )
+        return True
+
+    def _rollback(self, event: ConfirmEvent, session_id: int | None) -> None:
+        """Make the rollback point running again; the deferred side effects resolve against
+        it.  A candidate without changes follows running; one with changes keeps them (its
+        next commit copies it whole)."""
+        assert self._confirm is not None
+        target = copy.deepcopy(self._confirm.rollback)
+        actions = self._prepare(self._running, target, CommitKind.RESOLVE)
+        for action in actions:
+            action.precompute()
+
+        def advance(journal: Journal) -> bool:
+            self._running, self._run_index = target, EntryIndex()
+            if self._pending.empty:
+                self._candidate, self._cand_index = copy.deepcopy(target), EntryIndex()
+            return True
+
+        was_empty = self._pending.empty
+        self._transact(actions, advance)
+        if was_empty:
+            self._pending = self._fresh_pending()
+        else:
+            self._pending.replaced = True
+        log.info("confirmed commit rolled back (%s)", event.value)
+        self._end_confirm(event, session_id)
+
+    def _end_confirm(self, event: ConfirmEvent, session_id: int | None) -> None:
+        self._confirm_file.clear()
+        self._confirm = None
+        self._tell(event, session_id, None)
+
+    def _tell(self, event: ConfirmEvent, session_id: int | None, timeout: float | None) -> None:
+        for listener in self._confirm_listeners:
+            listener(event, session_id, timeout)
 
     def _advance_running(self, journal: Journal) -> bool:
         """Make running equal the candidate: replay the pending edits on it when they are
@@ -361,9 +620,13 @@ class Datastore:
 
     def session_closed(self, session_id: int) -> None:
         """Locks die with their session (RFC 6241 §7.5); a candidate lock takes the
-        candidate's uncommitted changes with it."""
+        candidate's uncommitted changes with it; a confirmed commit without persist that the
+        session has not confirmed rolls back (§8.4.1)."""
         if CANDIDATE in self.locks.release_all(session_id):
             self._discard()
+        pending = self._confirm
+        if pending is not None and pending.persist is None and pending.owner == session_id:
+            self._rollback(ConfirmEvent.CANCEL, session_id)
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -375,12 +638,27 @@ class Datastore:
         return tree
 
     def _check_writable(self, target: str, session_id: int) -> None:
-        if target == RUNNING:
-            raise OperationNotSupported(
-                "the running datastore is not directly writable; edit the candidate and commit"
-            )
         _check_name(target)
         self.locks.check_write(CANDIDATE, session_id)
+        if target == RUNNING:
+            self._check_running_writable(session_id)
+
+    def _check_running_writable(self, session_id: int) -> None:
+        """:writable-running: an edit of running is staged in the candidate and committed at
+        once, so the candidate must not hold anyone's uncommitted changes (they would be
+        committed with it).  Afterwards the candidate equals running again."""
+        self.locks.check_write(RUNNING, session_id)
+        if not self._pending.empty:
+            holders = ", ".join(str(s) for s in sorted(self._pending.modified_by))
+            raise InUse(
+                f"the candidate holds uncommitted changes (session {holders}); writes to "
+                "running go through it: commit or discard-changes first",
+                error_type=ErrorType.PROTOCOL,
+            )
+
+    def abandon_staged(self) -> None:
+        """Drop a write to running staged in the candidate whose commit failed."""
+        self._discard()
 
 
 def _edit_record(

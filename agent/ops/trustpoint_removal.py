@@ -4,7 +4,9 @@ does on IOS XR.  Re-adding the name later starts from nothing (authenticate agai
 
 The removal is undoable: apply keeps the records it removed in memory and undo writes them
 back, so a commit that fails after this step (a later subscriber, the commit log write)
-leaves certificates and enrollments exactly as they were.
+leaves certificates and enrollments exactly as they were.  A confirmed commit removes nothing
+until it is confirmed (so a rollback finds the certificates); when it resolves, every stored
+trustpoint the resolved config no longer has is dropped.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
+from agent.datastore.store import CommitKind
 from agent.ops._config import trustpoint_names
 from agent.pki.pending import PendingEnrollment, PendingStore
 from agent.pki.trustpoints import TrustpointRecord, TrustpointStore
@@ -27,11 +30,18 @@ class TrustpointRemovalSubscriber:
         self._certs = certs
         self._pending = pending
 
-    def prepare(self, old: Element, new: Element) -> TrustpointRemoval | None:
-        removed = sorted(set(trustpoint_names(old)) - set(trustpoint_names(new)))
+    def prepare(
+        self, old: Element, new: Element, kind: CommitKind = CommitKind.NORMAL
+    ) -> TrustpointRemoval | None:
+        if kind is CommitKind.TENTATIVE:
+            return None
+        kept = set(trustpoint_names(new))
+        removed = set(trustpoint_names(old)) - kept
+        if kind is CommitKind.RESOLVE:
+            removed |= set(self._certs.names()) - kept
         if not removed:
             return None
-        return TrustpointRemoval(self._certs, self._pending, removed)
+        return TrustpointRemoval(self._certs, self._pending, sorted(removed))
 
 
 @dataclass(slots=True)
@@ -42,6 +52,9 @@ class TrustpointRemoval:
     pending: PendingStore
     names: list[str]
     saved: list[tuple[TrustpointRecord, PendingEnrollment | None]] = field(default_factory=list)
+
+    def precompute(self) -> None:
+        """Nothing slow to do ahead of apply."""
 
     def apply(self) -> None:
         for name in self.names:

@@ -10,6 +10,7 @@ operation-failed, never with the exception text.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
@@ -61,13 +62,28 @@ class Registry:
     handlers: dict[tuple[str, str], Handler] = field(default_factory=dict)
     # Operations whose outcome goes to the audit log (config changes, PKI work).
     audited: set[tuple[str, str]] = field(default_factory=set)
+    # Operations that change the datastores run one at a time: a commit awaits its key
+    # generation in a worker thread, and no other session's edit, lock or commit may slip in
+    # between its validation and its swap.  Reads go on meanwhile.
+    exclusive: set[tuple[str, str]] = field(default_factory=set)
+    writer: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    def register(self, ns: str, name: str, handler: Handler, *, audited: bool = False) -> None:
+    def register(
+        self,
+        ns: str,
+        name: str,
+        handler: Handler,
+        *,
+        audited: bool = False,
+        exclusive: bool = False,
+    ) -> None:
         if (ns, name) in self.handlers:
             raise ValueError(f"duplicate handler for {{{ns}}}{name}")
         self.handlers[(ns, name)] = handler
         if audited:
             self.audited.add((ns, name))
+        if exclusive:
+            self.exclusive.add((ns, name))
 
     def lookup(self, ns: str, name: str) -> tuple[tuple[str, str], Handler] | None:
         if (ns, name) in self.handlers:
@@ -98,7 +114,11 @@ async def dispatch(registry: Registry, rpc: Element, ctx: RpcContext) -> Element
             )
         key, handler = found
         _check_input(key, op, ctx)
-        result = await _call(handler, op, ctx)
+        if key in registry.exclusive:
+            async with registry.writer:
+                result = await _call(handler, op, ctx)
+        else:
+            result = await _call(handler, op, ctx)
     except (RpcError, RpcErrors) as exc:
         _audit(registry, rpc, ctx, "failed", exc)
         return replies.errors(attrs, flatten(exc))

@@ -1,5 +1,5 @@
 """The RFC 6470 base notifications (ietf-netconf-notifications) that the server publishes on
-the NETCONF stream: session start and end, and configuration changes.
+the NETCONF stream: session start and end, configuration changes and confirmed commits.
 
 Only the content elements are built here; the stream logs them and the subscriptions wrap
 them in ``<notification>``.
@@ -7,9 +7,13 @@ them in ``<notification>``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 
+from lxml import etree
+
 from agent import xmlutil
+from agent.datastore.changes import ConfigEdit
 from agent.server.sessions import SessionInfo
 from agent.xmlutil import Element
 
@@ -40,16 +44,34 @@ def session_end(info: SessionInfo, reason: TerminationReason) -> Element:
     return el
 
 
-def config_change(info: SessionInfo) -> Element:
-    """netconf-config-change for a commit to running.
-
-    The optional ``edit`` list is left out: the datastore does not expose, after a commit,
-    which nodes changed, and RFC 6470 makes the list optional.
-    """
+def config_change(info: SessionInfo | None, edits: Iterable[ConfigEdit]) -> Element:
+    """netconf-config-change for a change of running: by a session, or by the server itself
+    (``info`` None: a confirmed commit rolled back), with its edit list."""
     el = xmlutil.root(NC_NOTIFICATIONS_NS, "netconf-config-change")
     changed_by = xmlutil.sub(el, NC_NOTIFICATIONS_NS, "changed-by")
-    _with_session_parms(changed_by, info)
+    if info is None:
+        xmlutil.sub(changed_by, NC_NOTIFICATIONS_NS, "server")
+    else:
+        _with_session_parms(changed_by, info)
     xmlutil.sub(el, NC_NOTIFICATIONS_NS, "datastore", "running")
+    for edit in edits:
+        entry = xmlutil.sub(el, NC_NOTIFICATIONS_NS, "edit")
+        if edit.target is not None:
+            # The instance-identifier's prefixes are declared where it is written.
+            qname = xmlutil.qname(NC_NOTIFICATIONS_NS, "target")
+            etree.SubElement(entry, qname, nsmap=edit.namespaces).text = edit.target
+        xmlutil.sub(entry, NC_NOTIFICATIONS_NS, "operation", edit.operation)
+    return el
+
+
+def confirmed_commit(event: str, info: SessionInfo | None, timeout: float | None) -> Element:
+    """netconf-confirmed-commit; the session parameters are absent for a timeout."""
+    el = xmlutil.root(NC_NOTIFICATIONS_NS, "netconf-confirmed-commit")
+    if info is not None:
+        _with_session_parms(el, info)
+    xmlutil.sub(el, NC_NOTIFICATIONS_NS, "confirm-event", event)
+    if timeout is not None:
+        xmlutil.sub(el, NC_NOTIFICATIONS_NS, "timeout", str(int(timeout)))
     return el
 
 

@@ -23,6 +23,8 @@ from agent import xmlutil
 from agent.clock import Clock
 from agent.datastore.events import Event, EventStream
 from agent.datastore.filter import subtree_filter
+from agent.datastore.schema import Kind, Schema, SchemaNode
+from agent.datastore.xpathfilter import XPathFilter, compile_element
 from agent.errors import (
     BadElement,
     ErrorType,
@@ -56,9 +58,10 @@ def register(registry: Registry) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """A checked create-subscription: an optional subtree filter and replay window."""
+    """A checked create-subscription: an optional subtree or XPath filter and replay
+    window."""
 
-    filter: Element | None = None
+    filter: Element | XPathFilter | None = None
     start: datetime | None = None
     stop: datetime | None = None
 
@@ -67,11 +70,12 @@ def create_subscription(op: Element, ctx: RpcContext) -> HandlerResult:
     """RFC 5277 §2.1.1.  Answers <ok/>; the notifications follow the reply."""
     if ctx.notifications is None:
         raise OperationNotSupported("this agent serves no notification stream", error_type=None)
-    ctx.notifications.subscribe(parse_request(op, ctx.notifications.now()))
+    now = ctx.notifications.now()
+    ctx.notifications.subscribe(parse_request(op, now, ctx.datastore.schema))
     return None
 
 
-def parse_request(op: Element, now: datetime) -> Request:
+def parse_request(op: Element, now: datetime, schema: Schema) -> Request:
     """The parameters, with the errors RFC 5277 §2.1.1 names for bad replay windows."""
     stream = _param(op, "stream")
     if stream is not None and xmlutil.text_of(stream) != STREAM:
@@ -86,7 +90,7 @@ def parse_request(op: Element, now: datetime) -> Request:
         raise BadElement("startTime is in the future", info=[("", "bad-element", "startTime")])
     if start is not None and stop is not None and stop < start:
         raise BadElement("stopTime is before startTime", info=[("", "bad-element", "stopTime")])
-    return Request(_filter(op), start, stop)
+    return Request(_filter(op, schema), start, stop)
 
 
 def _param(op: Element, name: str) -> Element | None:
@@ -110,12 +114,19 @@ def _time_param(op: Element, name: str) -> datetime | None:
     return when
 
 
-def _filter(op: Element) -> Element | None:
-    """The subtree filter, in the notification or (ncclient, INTEROP §1) base namespace."""
+def _filter(op: Element, schema: Schema) -> Element | XPathFilter | None:
+    """The filter, in the notification or (ncclient, INTEROP §1) base namespace: a subtree
+    filter element, or an XPath filter compiled now so that a bad one fails the request."""
     for ns in (NOTIF_NS, BASE_NS, ""):
         flt = op.find(xmlutil.qname(ns, "filter"))
         if flt is not None:
             kind = flt.get("type") or flt.get(f"{{{BASE_NS}}}type") or "subtree"
+            if kind == "xpath":
+                xpath = compile_element(flt, schema, top=_notification_root(schema))
+                # A trial run raises now what would otherwise end the subscription at its
+                # first event: an unbound variable, a result that is not a node-set.
+                xpath.matches(xmlutil.root(NOTIF_NS, "notification"))
+                return xpath
             if kind != "subtree":
                 raise OperationNotSupported(
                     f"filter type {kind!r} is not supported", error_type=None
@@ -124,13 +135,30 @@ def _filter(op: Element) -> Element | None:
     return None
 
 
-def selected(flt: Element | None, content: Element) -> bool:
-    """Does the subtree filter select anything of this event's content?  The content is
-    evaluated as the one child of a notification, as RFC 6241 §6 filters a datastore."""
+def _notification_root(schema: Schema) -> SchemaNode:
+    """A schema root whose children are the notifications: the top-level nodes an XPath
+    filter names (``/ncn:netconf-config-change``, or unprefixed ``/netconf-config-change``)."""
+    return SchemaNode(
+        Kind.CONTAINER,
+        "",
+        "",
+        "",
+        "",
+        None,
+        children=dict(schema.notifications),
+        ordered=list(schema.notifications.values()),
+    )
+
+
+def selected(flt: Element | XPathFilter | None, content: Element) -> bool:
+    """Does the filter select anything of this event's content?  The content is evaluated
+    as the one child of a notification, as RFC 6241 §6 and §8.9 filter a datastore."""
     if flt is None:
         return True
     holder = etree.Element(f"{{{NOTIF_NS}}}notification")
     holder.append(copy.deepcopy(content))
+    if isinstance(flt, XPathFilter):
+        return flt.matches(holder)
     return len(subtree_filter(holder, flt)) > 0
 
 

@@ -76,6 +76,9 @@ _TRANSITIONS: dict[tuple[State, str], State] = {
 }
 
 
+_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>'
+
+
 class ServerSession:
     def __init__(
         self,
@@ -99,10 +102,15 @@ class ServerSession:
         for uri in self.capabilities:
             xmlutil.sub(caps, BASE_NS, "capability", uri)
         xmlutil.sub(hello, BASE_NS, "session-id", str(self.session_id))
-        return self._framer.send(etree.tostring(hello, encoding="UTF-8", xml_declaration=True))
+        return self.send(hello)
 
     def send(self, message: Element) -> bytes:
-        return self._framer.send(etree.tostring(message, encoding="UTF-8", xml_declaration=True))
+        """The framed message.  Non-ASCII text goes out as character references: ncclient
+        decodes each read (base:1.0) or chunk (base:1.1) on its own, so a UTF-8 sequence
+        split across two of them would kill its session (INTEROP.md §1, §2.5).  The
+        declaration is the exact one scrapli strips."""
+        body = etree.tostring(message, encoding="US-ASCII")
+        return self._framer.send(_DECLARATION + body)
 
     def close_requested(self) -> None:
         """close-session was answered: nothing else is read or sent after it."""

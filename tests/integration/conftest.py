@@ -16,7 +16,7 @@ from tests.integration.agent_process import AgentProcess, start_agent
 # traditional (PKCS#1/SEC1) private key structure in base64 or hex (version 0 INTEGER right
 # after the outer SEQUENCE header, which no public key or certificate has).
 PRIVATE_KEY = re.compile(
-    r"PRIVATE KEY"
+    r"PRIVATE KEY-----"  # PEM armor: get-schema's YANG text names the label in prose
     r"|(?<![A-Za-z0-9+/])(?:MII[A-Za-z0-9+/]{2}[AQgw]IBA[A-D]|MI[GH][A-Za-z0-9+/]AgE[AB]"
     r"|M[A-Za-z0-9+/]{2}CAQ[AE])"
     r"|(?<![0-9A-Fa-f:])30:?(?:82:?[0-9A-Fa-f]{2}:?[0-9A-Fa-f]{2}|81:?[0-9A-Fa-f]{2}"

@@ -162,11 +162,20 @@ def test_delete_config_not_supported(nc) -> None:
     assert exc.value.tag == "operation-not-supported"
 
 
-def test_write_to_running_refused(nc) -> None:
+def test_write_to_running_continue_on_error_commits_the_good_part(nc) -> None:
+    reset(nc)
+    good_and_bad = cfg(
+        f'<keys xmlns="{KEYS}"><key><label>run-ok</label><algorithm xmlns:t="{TYPES}">'
+        f"t:ed25519</algorithm></key><key><label>run-bad</label><modulus>1</modulus></key></keys>"
+    )
     with pytest.raises(RPCError) as exc:
-        nc.edit_config(target="running", config=cfg(key("x")))
-    assert exc.value.tag == "operation-not-supported"
-    assert "candidate" in exc.value.message
+        nc.edit_config(target="running", config=good_and_bad, error_option="continue-on-error")
+    assert exc.value.tag == "invalid-value"
+    # The bad leaf was skipped (the entry itself is fine), the rest was committed at once.
+    running = nc.get_config(source="running").data_ele
+    assert labels(running) == ["run-ok", "run-bad"]
+    assert not running.xpath("//k:modulus", namespaces={"k": KEYS})
+    assert labels(nc.get_config(source="candidate").data_ele) == ["run-ok", "run-bad"]
 
 
 def test_error_options(nc) -> None:

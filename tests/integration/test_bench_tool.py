@@ -33,6 +33,8 @@ QUICK_ROWS = {
     "edit-commit-bulk-1000": (1000, 0),
     "get-config-bulk-1000": (1000, 1000),
     "edit-commit-one-large": (1, 1000),
+    "get-xpath-one-large": (1, 1000),
+    "get-xpath-all-large": (1000, 1000),
 }
 
 

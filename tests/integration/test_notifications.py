@@ -107,6 +107,35 @@ def test_commit_from_another_session_yields_config_change(
         assert datetime.fromisoformat(n.findtext(f"{{{NOTIF}}}eventTime") or "").tzinfo
 
 
+def test_config_change_carries_the_edit_list(agent: AgentProcess, sub: manager.Manager) -> None:
+    assert sub.create_subscription().ok
+    keys = "urn:netconf-pki-agent:yang:npa-pki-keys"
+    with connect(agent) as other:
+        other.edit_config(
+            target="candidate",
+            config=f'<config xmlns="{NC}" xmlns:nc="{NC}"><keys xmlns="{keys}">'
+            f"<key><label>edit-list</label></key></keys></config>",
+        )
+        other.edit_config(
+            target="candidate",
+            default_operation="none",
+            config=f'<config xmlns="{NC}" xmlns:nc="{NC}"><keys xmlns="{keys}"><key '
+            f'nc:operation="delete"><label>edit-list</label></key></keys></config>',
+        )
+        other.commit()
+        n, _ = take_until(sub, NCN, "netconf-config-change", other.session_id)
+    edits = [
+        (e.find(f"{{{NCN}}}target"), e.findtext(f"{{{NCN}}}operation"))
+        for e in n.iter(f"{{{NCN}}}edit")
+    ]
+    assert [op for _, op in edits] == ["merge", "delete"]
+    merged, deleted = (t for t, _ in edits)
+    assert merged is not None and deleted is not None
+    assert merged.text == "/pki-keys:keys"
+    assert deleted.text == "/pki-keys:keys/pki-keys:key[pki-keys:label='edit-list']"
+    assert deleted.nsmap["pki-keys"] == keys  # the prefix is declared for the reader
+
+
 def test_session_start_and_end(agent: AgentProcess, sub: manager.Manager) -> None:
     sub.create_subscription()
     other = connect(agent)

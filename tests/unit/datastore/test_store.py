@@ -12,7 +12,7 @@ from agent.datastore import schema as schema_mod
 from agent.datastore.edit import ErrorOption
 from agent.datastore.schema import Schema
 from agent.datastore.store import CANDIDATE, RUNNING, Datastore, TestOption
-from agent.errors import LockDenied, OperationNotSupported, RpcError, RpcErrors
+from agent.errors import InUse, LockDenied, OperationNotSupported, RpcError, RpcErrors
 from agent.xmlutil import Element, parse
 
 YANG = Path(__file__).resolve().parents[3] / "yang"
@@ -125,9 +125,43 @@ def test_copy_config_then_commit_writes_snapshot(
     assert labels(again.tree(RUNNING)) == ["x", "y"]
 
 
-def test_running_not_writable(ds: Datastore) -> None:
-    with pytest.raises(OperationNotSupported):
+def test_write_to_running_is_staged_in_the_candidate_and_committed(ds: Datastore) -> None:
+    ds.edit(RUNNING, 1, keys("a"))
+    ds.commit(1, staged=True)
+    assert labels(ds.tree(RUNNING)) == labels(ds.tree(CANDIDATE)) == ["a"]
+    assert not ds.candidate_modified()
+
+
+def test_write_to_running_refused_while_the_candidate_holds_changes(ds: Datastore) -> None:
+    ds.edit(CANDIDATE, 2, keys("theirs"))
+    before = snapshot(ds)
+    with pytest.raises(InUse):
         ds.edit(RUNNING, 1, keys("a"))
+    with pytest.raises(InUse):
+        ds.copy_config(1, keys("b"), RUNNING)
+    assert snapshot(ds) == before
+
+
+def test_write_to_running_refused_under_another_sessions_running_lock(ds: Datastore) -> None:
+    ds.lock(RUNNING, 2)
+    with pytest.raises(LockDenied):
+        ds.edit(RUNNING, 1, keys("a"))
+    assert labels(ds.tree(CANDIDATE)) == []
+
+
+def test_failed_staged_commit_is_abandoned(ds: Datastore) -> None:
+    ds.edit(RUNNING, 1, config(BAD_USAGE))
+    before_running = etree.tostring(ds.tree(RUNNING))
+    with pytest.raises(RpcError, match="usage-keys needs an RSA key"):
+        ds.commit(1, staged=True)
+    ds.abandon_staged()
+    assert etree.tostring(ds.tree(RUNNING)) == before_running
+    assert not ds.candidate_modified()
+
+
+def test_startup_is_not_supported(ds: Datastore) -> None:
+    with pytest.raises(OperationNotSupported):
+        ds.lock("startup", 1)
 
 
 def test_unlock_discards_holders_changes(ds: Datastore) -> None:

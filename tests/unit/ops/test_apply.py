@@ -9,6 +9,7 @@ import pytest
 
 from agent import xmlutil
 from agent.clock import FakeClock
+from agent.datastore.store import CommitKind
 from agent.errors import ErrorTag, RpcError
 from agent.ops.apply import KeySubscriber
 from agent.pki import ErrorCode, KeyAlgorithm, KeyOrigin, KeyStore
@@ -98,3 +99,62 @@ def test_changed_parameters_replace_the_material(store: KeyStore) -> None:
     info = store.get("a")
     assert (info.algorithm, info.origin) == (KeyAlgorithm.ECDSA_P256, KeyOrigin.CONFIG)
     assert info.components[0].sha256_fingerprint != old
+
+
+def commit(store: KeyStore, old: dict[str, str], new: dict[str, str], kind: CommitKind) -> None:
+    action = KeySubscriber(store).prepare(tree(old), tree(new), kind)
+    if action is not None:
+        action.precompute()
+        action.apply()
+
+
+def fingerprint(store: KeyStore, label: str) -> str:
+    return store.get(label).components[0].sha256_fingerprint
+
+
+def test_precompute_generates_without_storing(store: KeyStore) -> None:
+    action = KeySubscriber(store).prepare(tree({}), tree({"a": "ed25519"}))
+    assert action is not None
+    action.precompute()
+    assert not store.exists("a")
+    action.apply()
+    assert store.get("a").origin is KeyOrigin.CONFIG
+
+
+def test_tentative_commit_generates_but_defers_zeroize_and_replacement(store: KeyStore) -> None:
+    commit(store, {}, {"old": "ed25519", "changed": "ed25519"}, CommitKind.NORMAL)
+    kept = fingerprint(store, "changed")
+    tentative = {"changed": "ecdsa-p256", "new": "ed25519"}
+    commit(store, {"old": "ed25519", "changed": "ed25519"}, tentative, CommitKind.TENTATIVE)
+    assert store.exists("new") and store.exists("old")
+    assert fingerprint(store, "changed") == kept  # not replaced yet
+
+
+def test_rollback_restores_nothing_it_did_not_destroy(store: KeyStore) -> None:
+    original = {"old": "ed25519", "changed": "ed25519"}
+    commit(store, {}, original, CommitKind.NORMAL)
+    kept = {label: fingerprint(store, label) for label in original}
+    tentative = {"changed": "ecdsa-p256", "new": "ed25519"}
+    commit(store, original, tentative, CommitKind.TENTATIVE)
+    commit(store, tentative, original, CommitKind.RESOLVE)  # the rollback
+    assert not store.exists("new")
+    assert {label: fingerprint(store, label) for label in original} == kept
+
+
+def test_confirmation_does_the_deferred_work(store: KeyStore) -> None:
+    original = {"old": "ed25519", "changed": "ed25519"}
+    commit(store, {}, original, CommitKind.NORMAL)
+    kept = fingerprint(store, "changed")
+    tentative = {"changed": "ecdsa-p256", "new": "ed25519", "brief": "ed25519"}
+    commit(store, original, tentative, CommitKind.TENTATIVE)
+    confirmed = {"changed": "ecdsa-p256", "new": "ed25519"}  # "brief" dropped again
+    commit(store, original, confirmed, CommitKind.RESOLVE)  # old = the rollback point
+    assert [i.label for i in store.list()] == ["changed", "new"]
+    assert store.get("changed").algorithm is KeyAlgorithm.ECDSA_P256
+    assert fingerprint(store, "changed") != kept
+
+
+def test_resolve_leaves_keys_made_by_rpc_alone(store: KeyStore) -> None:
+    store.generate("byrpc", KeyAlgorithm.ED25519)
+    commit(store, {}, {}, CommitKind.RESOLVE)
+    assert store.exists("byrpc")

@@ -10,6 +10,7 @@ import pytest
 
 from agent import xmlutil
 from agent.clock import FakeClock
+from agent.datastore.store import CommitKind
 from agent.ops.trustpoint_removal import TrustpointRemovalSubscriber
 from agent.pki import load_certificate
 from agent.pki.pending import PendingStore, start_pending
@@ -71,3 +72,19 @@ def test_undo_restores_everything(stores: tuple[TrustpointStore, PendingStore]) 
     assert snapshot(certs, pending) == before
     restored = pending.get("a")
     assert restored is not None and restored.next_poll == NOW + timedelta(minutes=1)
+
+
+def test_confirmed_commit_defers_removal_until_it_resolves(
+    stores: tuple[TrustpointStore, PendingStore],
+) -> None:
+    certs, pending = stores
+    sub = TrustpointRemovalSubscriber(certs, pending)
+    assert sub.prepare(tree("a", "b"), tree("b"), CommitKind.TENTATIVE) is None
+    # Resolving against the rollback point ("a", "b") to a config that kept only "b"; a
+    # stored trustpoint that neither names ("c", authenticated meanwhile) goes too.
+    certs.set_ca("c", CA)
+    action = sub.prepare(tree("a", "b"), tree("b"), CommitKind.RESOLVE)
+    assert action is not None
+    action.precompute()
+    action.apply()
+    assert certs.names() == ["b"]
