@@ -25,6 +25,7 @@ __all__ = [
     "destroy",
     "ensure_private_dir",
     "fsync_dir",
+    "overwrite",
     "remove_stale_temps",
     "write_all",
 ]
@@ -80,15 +81,22 @@ def destroy(path: Path) -> None:
     except FileNotFoundError:
         return
     try:
-        remaining = os.fstat(fd).st_size
-        while remaining > 0:
-            remaining -= os.write(fd, os.urandom(min(remaining, _CHUNK)))
-        os.fsync(fd)
+        overwrite(fd)
     finally:
         os.close(fd)
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
     fsync_dir(path.parent)
+
+
+def overwrite(fd: int) -> None:
+    """Overwrite the whole open file with random bytes and fsync: the part of ``destroy``
+    for a file already replaced by a rename, whose old bytes only a descriptor still reaches."""
+    os.lseek(fd, 0, os.SEEK_SET)
+    remaining = os.fstat(fd).st_size
+    while remaining > 0:
+        remaining -= os.write(fd, os.urandom(min(remaining, _CHUNK)))
+    os.fsync(fd)
 
 
 @contextlib.contextmanager

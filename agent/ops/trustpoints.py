@@ -44,7 +44,8 @@ from agent.pki import (
     build_csr,
     load_certificates,
 )
-from agent.pki.enroll.online import ScepOutcome, scep_enroll, scep_fetch_ca, scep_poll
+from agent.pki.enroll.online import ScepCache, ScepOutcome, scep_enroll, scep_fetch_ca, scep_poll
+from agent.pki.enroll.transport import KeepAliveTransport
 from agent.pki.pending import EnrollmentStatus, PendingEnrollment, start_pending
 from agent.pki.trustpoints import LocalCertificate, TrustpointStore
 from agent.xmlutil import Element
@@ -69,6 +70,8 @@ class TrustpointHandlers:
         self._datastore = datastore
         self._requests = requests
         self._clock = clock
+        self._scep_cache = ScepCache(clock)
+        self._http = KeepAliveTransport()  # SCEP connections outlive one exchange
         self.poller: Poller | None = None  # set by ops.register; None: PENDING not polled
 
     async def authenticate(self, op: Element, ctx: object) -> list[Element]:
@@ -82,7 +85,8 @@ class TrustpointHandlers:
             ca = (await _run("authenticate", lambda: load_certificates(pem.encode())))[0]
         else:
             url = self._scep_url(tp, "authenticate")
-            ca, ra = await _run("authenticate", lambda: scep_fetch_ca(url, self._clock))
+            self._scep_cache.forget(url)  # a CA authenticated again may have changed
+            ca, ra = await _run("authenticate", lambda: scep_fetch_ca(url, self._clock, self._http))
         trusted = _decide(ca, tp, _leaf(op, "accept-fingerprint"))
         if trusted:
             await _run("authenticate", lambda: self._store.set_ca(tp.name, ca, ra))
@@ -157,10 +161,20 @@ class TrustpointHandlers:
                 continue
             key = self._keys.private_key(record.key_label, component.role)
             csr = build_csr(key, Entity(**tp.subject), fqdn_default=fqdn, role=component.role)
-            outcome = scep_poll(tp.url, self._clock, ca.ca, ca.ra, key, csr, record.transaction_id)
+            outcome = scep_poll(
+                tp.url,
+                self._clock,
+                ca.ca,
+                ca.ra,
+                key,
+                csr,
+                record.transaction_id,
+                self._http,
+                self._scep_cache,
+            )
             if outcome.certificate is None:
                 return None
-            issued.append(_issued(self._store.import_local(tp.name, outcome.certificate.der, info)))
+            issued.append(_issued(self._store.import_local(tp.name, outcome.certificate, info)))
         return issued
 
     def _refuse_while_pending(self, name: str) -> None:
@@ -206,7 +220,9 @@ class TrustpointHandlers:
                 key, Entity(**tp.subject), fqdn_default=fqdn, challenge_password=secret,
                 role=component.role,
             )  # fmt: skip
-            outcome = scep_enroll(url, self._clock, record.ca, record.ra, key, csr)
+            outcome = scep_enroll(
+                url, self._clock, record.ca, record.ra, key, csr, self._http, self._scep_cache
+            )
             if outcome.certificate is None:
                 pending = start_pending(
                     tp.name, outcome.transaction_id, label, (component.role.value,),
@@ -221,7 +237,7 @@ class TrustpointHandlers:
         out = [_text("status", "issued")]
         for outcome in outcomes:
             assert outcome.certificate is not None
-            local = self._store.import_local(tp.name, outcome.certificate.der, info)
+            local = self._store.import_local(tp.name, outcome.certificate, info)
             el = xmlutil.make(TP_NS, "certificate", nsmap={None: TP_NS})
             xmlutil.sub(el, TP_NS, "role", local.role.value)
             for child in _short_summary(local.certificate):

@@ -51,7 +51,7 @@ class PemBlock:
 
 def colon_hex(data: bytes) -> str:
     """``b"\\x5f\\xf8"`` -> ``"5F:F8"`` (the YANG hex-string form, upper case)."""
-    return ":".join(f"{b:02X}" for b in data)
+    return data.hex(":").upper()
 
 
 def sha1_fingerprint(der: bytes) -> str:
@@ -81,6 +81,16 @@ def cisco_hex_lines(der: bytes) -> tuple[str, ...]:
     """
     groups = [der[i : i + 4].hex().upper() for i in range(0, len(der), 4)]
     return tuple(" ".join(groups[i : i + 8]) for i in range(0, len(groups), 8))
+
+
+def der_tlv(tag: int, body: bytes) -> bytes:
+    """One DER element (definite length).  For the few fixed structures the agent writes
+    itself, where asn1crypto costs milliseconds (_keyio, enroll/_cms)."""
+    size = len(body)
+    if size < 0x80:
+        return bytes((tag, size)) + body
+    octets = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(octets))) + octets + body
 
 
 def pem_encode(label: str, der: bytes) -> str:

@@ -3,19 +3,22 @@
 Layout of the directory (mode 0700)::
 
     master.key                      32 random bytes, 0600, made on first use, never replaced
-    <label>.json                    metadata: algorithm, size, usage, origin, created, public
-                                    keys, and the names of the key files below
-    <label>.<token>.<role>.p8       one per key pair: PKCS #8 PEM, PBES2 (PBKDF2-HMAC-SHA256,
-                                    AES-256-CBC) under the master key in hex as passphrase
+    <label>.json                    the key record: algorithm, size, usage, origin, created,
+                                    and per key pair its public key and its private key as
+                                    PKCS #8 PEM, PBES2 (PBKDF2-HMAC-SHA256, AES-256-CBC) under
+                                    the master key in hex as passphrase
+    <label>.<token>.<role>.p8       format 1 only: the private keys were files of their own,
+                                    named by the record; such stores still load
 
-The metadata file is the commit point.  A new or replacing key writes its key files under a
-fresh random token first, then the metadata (atomically), then destroys the label's previous
-key files; zeroize destroys the metadata first, then the key files.  A crash therefore leaves
-either the old key or the new one, and at worst key files no metadata names, which the next
-``KeyStore`` on the directory destroys (the directory belongs to the store alone).  Reading
-metadata never decrypts anything, so ``get``/``list`` are cheap; only
-:meth:`KeyStore.private_key` touches private material.  The master key is not a secret from
-root on the device; it keeps key material out of backups and copies of single files, and
+One record holds everything of a label so that storing a key costs one atomic write (one file
+fsync, one directory fsync) instead of one per file.  Replacing a record overwrites the old
+one's bytes once the new one is durable (through a descriptor kept open across the rename), and
+destroys a format-1 label's key files; zeroize destroys the record, then any key files.  A
+crash therefore leaves either the old key or the new one, and at worst format-1 key files no
+record names, which the next ``KeyStore`` on the directory destroys (the directory belongs to
+the store alone).  Reading a record never decrypts anything, so ``get``/``list`` are cheap;
+only :meth:`KeyStore.private_key` touches private material.  The master key is not a secret
+from root on the device; it keeps key material out of backups and copies of single files, and
 zeroize overwrites each file before unlinking it.
 
 RSA below 2048 bits is accepted (512..4096, as in the YANG model) but flagged twice: a
@@ -32,11 +35,12 @@ import builtins
 import glob
 import json
 import logging
+import os
 import re
 import secrets
 import threading
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,12 +73,12 @@ MASTER_KEY_FILE = "master.key"
 MASTER_KEY_BYTES = 32
 _META_SUFFIX = ".json"
 _KEY_SUFFIX = ".p8"
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2
+_FORMAT_FILES = 1  # private keys in key files of their own
 # npa-pki-types:key-label; also keeps every file name inside the directory and not hidden.
 _LABEL_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-# <label>.<token>.<role>.p8: with a fixed-width token and a closed set of roles, the label a
-# key file belongs to is unambiguous even though labels may contain dots.
-_TOKEN_BYTES = 4
+# Format 1 key files, <label>.<token>.<role>.p8: with a fixed-width token and a closed set of
+# roles, the label a key file belongs to is unambiguous even though labels may contain dots.
 _KEY_FILE_TAIL = re.compile(r"\.[0-9a-f]{8}\.(?:general|signature|encryption)\.p8")
 _ROLES = {
     KeyUsage.GENERAL_KEYS: (KeyRole.GENERAL,),
@@ -149,7 +153,8 @@ class KeyInfo:
 @dataclass(frozen=True, slots=True)
 class _Record:
     info: KeyInfo
-    files: Mapping[KeyRole, str]
+    sealed: Mapping[KeyRole, bytes] = field(repr=False)  # encrypted PKCS #8 PEM per pair
+    files: Mapping[KeyRole, str] = field(default_factory=dict)  # format 1: key file names
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +185,9 @@ class KeyStore:
         self._guard = threading.Lock()
         self._locks: dict[str, threading.Lock] = {}
         self._passphrase: bytes | None = None
+        # label -> (record bytes, decoded): decoding recomputes every public key's encodings,
+        # and state and enrollment read the same records over and over.
+        self._decoded: dict[str, tuple[bytes, _Record]] = {}
         durable.ensure_private_dir(directory)
         self._recover()
 
@@ -324,7 +332,7 @@ class KeyStore:
                     {"label": label},
                 )
             expected = info.component(role).public_key_der
-            data = (self._dir / record.files[role]).read_bytes()
+            data = record.sealed.get(role) or (self._dir / record.files[role]).read_bytes()
         key = decrypt_at_rest(data, self._master_passphrase())
         if spki_der(key.public_key()) != expected:
             raise PkiError(
@@ -352,6 +360,7 @@ class KeyStore:
                 raise PkiError(
                     ErrorCode.KEY_NOT_FOUND, f"no key labelled {label!r}", {"label": label}
                 )
+            self._decoded.pop(label, None)
             durable.destroy(meta)
             for path in key_files:
                 durable.destroy(path)
@@ -402,7 +411,12 @@ class KeyStore:
             raise PkiError(
                 ErrorCode.KEY_NOT_FOUND, f"no key labelled {label!r}", {"label": label}
             ) from None
-        return _decode_record(label, raw)
+        cached = self._decoded.get(label)
+        if cached is not None and cached[0] == raw:
+            return cached[1]
+        record = _decode_record(label, raw)
+        self._decoded[label] = (raw, record)
+        return record
 
     def _store(
         self,
@@ -413,51 +427,54 @@ class KeyStore:
         origin: KeyOrigin,
         source_format: KeyFormat | None,
     ) -> KeyInfo:
-        """Write new key files, then the metadata (the commit point), then drop the old."""
-        old_files = self._key_files_of(label)
-        files = self._write_private_keys(label, keys)
+        """Write the record (the commit point), then destroy what it replaced."""
+        info = _make_info(label, keys, usage, origin, source_format, self._clock.now())
+        record = _encode_record(_Record(info, self._seal(keys)))
+        meta = self._meta_path(label)
+        old = _open_if_exists(meta)
         try:
-            info = _make_info(label, keys, usage, origin, source_format, self._clock.now())
-            durable.atomic_write(self._meta_path(label), _encode_record(_Record(info, files)))
-        except BaseException:
-            for name in files.values():
-                durable.destroy(self._dir / name)
-            raise
-        for path in old_files:
-            if path.name not in files.values():  # a reused token names a new file
+            durable.atomic_write(meta, record)
+            if old is not None:  # now unlinked, still open: its bytes held the old key
+                durable.overwrite(old)
+        finally:
+            if old is not None:
+                os.close(old)
+        if old is not None:
+            for path in self._key_files_of(label):  # a format-1 record's key files
                 durable.destroy(path)
         return info
 
-    def _write_private_keys(
-        self, label: str, keys: Mapping[KeyRole, PrivateKey | PublicKey]
-    ) -> dict[KeyRole, str]:
-        token = secrets.token_hex(_TOKEN_BYTES)
+    def _seal(self, keys: Mapping[KeyRole, PrivateKey | PublicKey]) -> dict[KeyRole, bytes]:
         passphrase = self._master_passphrase()
-        files: dict[KeyRole, str] = {}
-        try:
-            for role, key in keys.items():
-                if isinstance(key, PublicKey):
-                    continue
-                name = f"{label}.{token}.{role.value}{_KEY_SUFFIX}"
-                # The metadata write that follows syncs the directory for both renames.
-                data = encrypt_at_rest(key, passphrase)
-                durable.atomic_write(self._dir / name, data, sync_dir=False)
-                files[role] = name
-        except BaseException:
-            for name in files.values():
-                durable.destroy(self._dir / name)
-            raise
-        return files
+        return {
+            role: encrypt_at_rest(key, passphrase)
+            for role, key in keys.items()
+            if not isinstance(key, PublicKey)
+        }
 
     def _master_passphrase(self) -> bytes:
         """The PKCS #8 passphrase: the master key in hex, made on first use."""
         with self._guard:
             if self._passphrase is None:
-                self._passphrase = _load_or_create_master(self._dir).hex().encode("ascii")
+                master = _load_or_create_master(self._dir, self._holds_private_keys)
+                self._passphrase = master.hex().encode("ascii")
             return self._passphrase
 
+    def _holds_private_keys(self) -> bool:
+        """True if a record or key file holds encrypted material (or cannot be read)."""
+        if any(self._dir.glob(f"*{_KEY_SUFFIX}")):
+            return True
+        for label in self._labels():
+            try:
+                if not self._record(label).info.public_only:
+                    return True
+            except PkiError as exc:
+                if exc.code is not ErrorCode.KEY_NOT_FOUND:
+                    return True
+        return False
+
     def _recover(self) -> None:
-        """Destroy what a crash may have left: temp files and key files no metadata names."""
+        """Destroy what a crash may have left: temp files and key files no record names."""
         for stale in self._dir.glob(f".*{durable.TEMP_SUFFIX}"):
             durable.destroy(stale)
         try:
@@ -522,10 +539,10 @@ def _make_info(
     )
 
 
-def _load_or_create_master(directory: Path) -> bytes:
+def _load_or_create_master(directory: Path, holds_private_keys: Callable[[], bool]) -> bytes:
     path = directory / MASTER_KEY_FILE
     if not path.exists():
-        if any(directory.glob(f"*{_KEY_SUFFIX}")):
+        if holds_private_keys():
             raise PkiError(
                 ErrorCode.KEYSTORE_DAMAGED,
                 "the master key is missing but encrypted keys exist; restore master.key",
@@ -553,7 +570,7 @@ def _encode_record(record: _Record) -> bytes:
             {
                 "role": c.role.value,
                 "public-key": base64.b64encode(c.public_key_der).decode("ascii"),
-                "file": record.files.get(c.role),
+                "private-key": _text_or_none(record.sealed.get(c.role)),
             }
             for c in info.components
         ],
@@ -564,9 +581,11 @@ def _encode_record(record: _Record) -> bytes:
 def _decode_record(label: str, raw: bytes) -> _Record:
     try:
         doc = json.loads(raw)
-        if doc["version"] != _FORMAT_VERSION or doc["label"] != label:
+        if doc["version"] not in (_FORMAT_VERSION, _FORMAT_FILES) or doc["label"] != label:
             raise ValueError("version or label mismatch")
-        return _Record(_decode_info(doc), _decode_files(doc))
+        if doc["version"] == _FORMAT_FILES:
+            return _Record(_decode_info(doc), {}, _decode_files(doc))
+        return _Record(_decode_info(doc), _decode_sealed(doc))
     except (ValueError, KeyError, TypeError) as exc:
         raise PkiError(
             ErrorCode.KEYSTORE_DAMAGED,
@@ -595,6 +614,31 @@ def _decode_info(doc: Mapping[str, Any]) -> KeyInfo:
         components=components,
         source_format=KeyFormat(fmt) if fmt is not None else None,
     )
+
+
+def _text_or_none(data: bytes | None) -> str | None:
+    return None if data is None else data.decode("ascii")
+
+
+def _decode_sealed(doc: Mapping[str, Any]) -> dict[KeyRole, bytes]:
+    sealed: dict[KeyRole, bytes] = {}
+    for c in doc["components"]:
+        pem = c["private-key"]
+        if pem is None:
+            continue
+        if not isinstance(pem, str) or not pem.startswith("-----BEGIN ENCRYPTED PRIVATE KEY"):
+            raise ValueError("bad private key")
+        sealed[KeyRole(c["role"])] = pem.encode("ascii")
+    if not doc["public-only"] and len(sealed) != len(doc["components"]):
+        raise ValueError("a key pair has no private key")
+    return sealed
+
+
+def _open_if_exists(path: Path) -> int | None:
+    try:
+        return os.open(path, os.O_WRONLY)
+    except FileNotFoundError:
+        return None
 
 
 def _decode_files(doc: Mapping[str, Any]) -> dict[KeyRole, str]:

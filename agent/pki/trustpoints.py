@@ -94,14 +94,15 @@ class TrustpointStore:
         with self._lock:
             self._write(replace(self.get(name), ca=ca, ra=tuple(ra)))
 
-    def import_local(self, name: str, data: bytes, key: KeyInfo) -> LocalCertificate:
-        """Check and store a certificate for one of ``key``'s pairs; returns what was stored.
+    def import_local(self, name: str, data: bytes | Certificate, key: KeyInfo) -> LocalCertificate:
+        """Check and store a certificate (bytes, or one already loaded) for one of ``key``'s
+        pairs; returns what was stored.
 
         Raises PkiError malformed-certificate, certificate-key-mismatch, ca-not-authenticated,
         certificate-not-issued-by-ca or certificate-expired/-not-yet-valid; on failure
         nothing changes.  The role is the one whose public key the certificate certifies.
         """
-        cert = load_certificate(data)
+        cert = data if isinstance(data, Certificate) else load_certificate(data)
         with self._lock:
             record = self.get(name)
             local = self._admit(record, cert, key)
@@ -185,8 +186,12 @@ class TrustpointStore:
     def _write(self, record: TrustpointRecord) -> None:
         if record.ca is None and not record.ra and not record.local:
             destroy(self._path(record.name))
+            self._decoded.pop(record.name, None)
             return
-        atomic_write(self._path(record.name), _encode(record))
+        raw = _encode(record)
+        atomic_write(self._path(record.name), raw)
+        # What was written is what the next get reads: spare it decoding every certificate.
+        self._decoded[record.name] = (raw, record)
 
 
 def _check_validity(cert: Certificate, clock: Clock) -> None:

@@ -8,9 +8,13 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from ncclient import NCClientError
 
 REPO = Path(__file__).resolve().parents[2]
 _LISTEN = re.compile(rb"listening on ([0-9.]+):(\d+)")
@@ -66,3 +70,19 @@ def start_agent(state_dir: Path, *extra: str, timeout: float = 30.0) -> AgentPro
             break
     proc.kill()
     raise RuntimeError(f"agent did not start: {seen!r}\n{log_path.read_text(errors='replace')}")
+
+
+def run_until_killed(agent: AgentProcess, step: Callable[[], None], after: float) -> None:
+    """Call ``step`` again and again while a timer SIGKILLs the agent ``after`` seconds in;
+    return once it is dead (the step it cut off raised a connection error)."""
+    killer = threading.Timer(after, agent.proc.send_signal, [signal.SIGKILL])
+    killer.start()
+    try:
+        while True:
+            step()
+    except (NCClientError, OSError, EOFError):
+        pass
+    finally:
+        killer.join()
+        agent.proc.wait(10)
+    assert agent.proc.returncode == -signal.SIGKILL

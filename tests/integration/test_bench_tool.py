@@ -170,6 +170,7 @@ def test_bench_pki_rows(tmp_path: Path) -> None:
         scep.stop()
     assert re.search(r"generate-key RSA-2048: RPC median [\d.]+ ms, raw cryptography", keygen)
     assert "generate-key EC P-256" in keygen
+    assert re.search(r"overhead from the fixed cost: -?[\d.]+ ms .* % of raw RSA-2048", keygen)
     assert re.search(r"get /trustpoints with 3 certificates: median [\d.]+ ms", state)
     assert re.search(
         r"SCEP enrollment, RSA-2048: enroll RPC median [\d.]+ ms .* scepclient", enroll

@@ -5,13 +5,11 @@ torn or empty file."""
 from __future__ import annotations
 
 import random
-import signal
-import threading
 from pathlib import Path
 
-from ncclient import NCClientError
+from ncclient import manager
 
-from tests.integration.agent_process import start_agent
+from tests.integration.agent_process import run_until_killed, start_agent
 from tests.integration.conftest import connect
 
 NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
@@ -41,20 +39,15 @@ def test_sigkill_during_commits(tmp_path: Path) -> None:
         m = connect(agent, timeout=10)
         if last_acked >= 0:
             assert _hostname(m) in (f"h{last_acked}", f"h{counter}")
-        killer = threading.Timer(rng.uniform(0.2, 1.5), agent.proc.send_signal, [signal.SIGKILL])
-        killer.start()
-        try:
-            while True:
-                counter += 1
-                m.edit_config(target="candidate", config=_edit(counter))
-                m.commit()
-                last_acked = counter
-        except (NCClientError, OSError, EOFError):
-            pass
-        finally:
-            killer.join()
-            agent.proc.wait(10)
-        assert agent.proc.returncode == -signal.SIGKILL
+
+        def commit_next(m: manager.Manager = m) -> None:
+            nonlocal counter, last_acked
+            counter += 1
+            m.edit_config(target="candidate", config=_edit(counter))
+            m.commit()
+            last_acked = counter
+
+        run_until_killed(agent, commit_next, rng.uniform(0.2, 1.5))
         if last_acked >= 0:
             assert (state / "running.xml").stat().st_size > 0
     agent = start_agent(state)

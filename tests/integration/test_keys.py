@@ -10,15 +10,19 @@ RSA keys stay at 2048 bits so the module runs in seconds.
 from __future__ import annotations
 
 import base64
+import random
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 from lxml import etree
 from ncclient import manager
 from ncclient.operations.rpc import RPCError
 
-from tests.integration.agent_process import AgentProcess, start_agent
+from agent.clock import SystemClock
+from agent.pki import KeyStore
+from tests.integration.agent_process import AgentProcess, run_until_killed, start_agent
 from tests.integration.conftest import connect
 from tests.integration.pki_rpc import assert_error, expect_error, send
 
@@ -295,6 +299,49 @@ def test_zeroize_needs_exactly_one_target(m: manager.Manager) -> None:
     assert error_of(m, "zeroize-key", "").tag == "missing-element"
     assert error_of(m, "zeroize-key", "<label>gen-ed</label><all/>").tag == "bad-element"
     assert "gen-ed" in keys_state(m)
+
+
+# -- crash safety -------------------------------------------------------------------------
+
+
+def test_sigkill_during_key_generation(tmp_path: Path) -> None:
+    """Every key acknowledged before a SIGKILL is there after the restart, with the same
+    public key and a private key that decrypts; a key replaced (overwrite) in flight is the
+    old or the new one; nothing half-written is left in the key directory."""
+    state = tmp_path / "state"
+    rng = random.Random(20261125)
+    acked: dict[str, str] = {}  # label -> fingerprint last acknowledged
+    counter = 0
+    for _round in range(4):
+        agent = start_agent(state)
+        m = connect(agent, timeout=10)
+        now = {label: component(el)[2] for label, el in keys_state(m).items()}
+        assert set(acked) <= set(now) and len(set(now) - set(acked)) <= 1  # + one in flight
+        assert all(now[label] == fp for label, fp in acked.items() if label != "rot")
+        acked = now
+
+        def generate_next(m: manager.Manager = m, acked: dict[str, str] = acked) -> None:
+            nonlocal counter
+            counter += 1
+            replace = counter % 3 == 0
+            label = "rot" if replace else f"k{counter}"
+            body = (
+                f"<label>{label}</label><algorithm>t:ecdsa-p256</algorithm>"
+                f"<overwrite>{str(replace).lower()}</overwrite>"
+            )
+            acked[label] = component(rpc(m, "generate-key", body))[2]
+
+        run_until_killed(agent, generate_next, rng.uniform(0.2, 1.0))
+    keys_dir = state / "keys"
+    store = KeyStore(keys_dir, SystemClock())  # recovers as the agent does, then reads
+    assert not [p.name for p in keys_dir.iterdir() if p.name.endswith(".tmp")]
+    stored = {info.label: info for info in store.list()}
+    assert set(acked) <= set(stored) and len(set(stored) - set(acked)) <= 1
+    for label, fingerprint in acked.items():
+        if label != "rot":
+            assert stored[label].components[0].sha256_fingerprint == fingerprint
+        store.private_key(label)  # decrypts and matches its public key
+    assert len(acked) > 8
 
 
 # -- secrets and restart --------------------------------------------------------------------

@@ -140,7 +140,7 @@ class ScepClient:
         exchange itself fails.
         """
         csr = load_csr(csr_der)
-        signer_cert = signer_cert or self._signer_cert(signer_key, csr.subject)
+        signer_cert = signer_cert or self.signer_certificate(signer_key, csr.subject)
         request = build_pkcs_req(
             csr_der, signer_key, signer_cert, ca_certs, negotiate(caps), self._random
         )
@@ -165,7 +165,7 @@ class ScepClient:
         signer_cert: x509.Certificate | None = None,
     ) -> EnrollResult:
         """CertPoll (GetCertInitial) for a PENDING enrollment of ``signer_key``'s request."""
-        signer_cert = signer_cert or self._signer_cert(signer_key, target.subject)
+        signer_cert = signer_cert or self.signer_certificate(signer_key, target.subject)
         request = build_cert_poll(
             transaction_id, target, signer_key, signer_cert, ca_certs, negotiate(caps),
             self._random,
@@ -177,7 +177,8 @@ class ScepClient:
         self._log_result("CertPoll", result)
         return result
 
-    def _signer_cert(self, key: rsa.RSAPrivateKey, subject: x509.Name) -> x509.Certificate:
+    def signer_certificate(self, key: rsa.RSAPrivateKey, subject: x509.Name) -> x509.Certificate:
+        """A fresh self-signed certificate for ``key`` to sign requests with (section 2.3)."""
         rsa_public_key(key.public_key(), "the signing key")
         serial = int.from_bytes(self._random.token_bytes(8)) >> 1 | 1  # positive, non-zero
         return make_signer_certificate(key, subject, self._clock.now(), serial)

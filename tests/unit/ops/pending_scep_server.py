@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 from agent.pki.enroll import _cms, _scep
 from agent.pki.enroll._cms import ContentCipher
 from agent.pki.enroll.scep import MessageType, PkiRequest, SystemRandomness, negotiate
-from tests.unit.pki.helpers import NOW
+from tests.unit.pki.helpers import NOW, serving
 from tests.unit.pki.test_scep_messages import _cert, _cert_rep
 
 CAPS = b"POSTPKIOperation\nSHA-256\nAES\nSCEPStandard\n"
@@ -130,11 +130,5 @@ def pending_scep_server() -> Iterator[PendingCa]:
     ca = PendingCa()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(ca))
     ca.url = f"http://127.0.0.1:{server.server_address[1]}/scep"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield ca
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

@@ -6,11 +6,16 @@ tests never depend on the wall clock; cross-checks run the real ``openssl`` bina
 
 from __future__ import annotations
 
+import json
 import shutil
+import socketserver
 import subprocess
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -27,6 +32,22 @@ DAY = timedelta(days=1)
 OPENSSL = shutil.which("openssl")
 
 
+_Server = TypeVar("_Server", bound=socketserver.BaseServer)
+
+
+@contextmanager
+def serving(httpd: _Server) -> Iterator[_Server]:
+    """Run a test HTTP server in a thread for the duration of the block."""
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield httpd
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
+
+
 def openssl(*args: str, stdin: bytes | None = None, cwd: Path | None = None) -> bytes:
     """Run ``openssl`` and return stdout; a non-zero exit raises CalledProcessError."""
     assert OPENSSL is not None, "the openssl CLI (the independent oracle) is not installed"
@@ -36,6 +57,20 @@ def openssl(*args: str, stdin: bytes | None = None, cwd: Path | None = None) -> 
     if done.returncode != 0:
         raise subprocess.CalledProcessError(done.returncode, args, done.stdout, done.stderr)
     return done.stdout
+
+
+def stored_private_pem(keystore_dir: Path, label: str, role: str = "general") -> bytes:
+    """The encrypted PKCS #8 PEM a key record holds for one key pair (as stored, no API)."""
+    doc = json.loads((keystore_dir / f"{label}.json").read_text())
+    (pem,) = [c["private-key"] for c in doc["components"] if c["role"] == role]
+    assert isinstance(pem, str)
+    return pem.encode("ascii")
+
+
+def stored_key_file(keystore_dir: Path, label: str, out: Path, role: str = "general") -> Path:
+    """:func:`stored_private_pem` written to ``out`` for the openssl CLI."""
+    out.write_bytes(stored_private_pem(keystore_dir, label, role))
+    return out
 
 
 def rsa_key(bits: int = 2048) -> rsa.RSAPrivateKey:

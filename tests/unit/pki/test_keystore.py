@@ -23,7 +23,7 @@ from agent.pki import (
     PkiError,
     WeakKeyWarning,
 )
-from tests.unit.pki.helpers import NOW
+from tests.unit.pki.helpers import NOW, stored_private_pem
 
 
 def _mode(path: Path) -> int:
@@ -138,14 +138,19 @@ def test_overwrite_replaces_and_destroys_old_material(
     store: KeyStore, keystore_dir: Path, clock: FakeClock
 ) -> None:
     store.generate("k", KeyAlgorithm.RSA, modulus=2048, usage=KeyUsage.USAGE_KEYS)
-    old_files = {n for n in _files(keystore_dir) if n.endswith(".p8")}
+    # A second hard link shows what becomes of the replaced record's bytes.
+    witness = keystore_dir.parent / "witness"
+    witness.hardlink_to(keystore_dir / "k.json")
+    before = witness.read_bytes()
     clock.advance(60)
     info = store.generate("k", KeyAlgorithm.ECDSA_P384, overwrite=True)
     assert info.algorithm is KeyAlgorithm.ECDSA_P384 and info.roles == (KeyRole.GENERAL,)
     assert info.created > NOW
-    key_files = {n for n in _files(keystore_dir) if n.endswith(".p8")}
-    assert len(key_files) == 1 and not key_files & old_files
+    assert _files(keystore_dir) == ["k.json", "master.key"]
     assert store.get("k") == info
+    after = witness.read_bytes()
+    assert len(after) == len(before) and after != before
+    assert b"BEGIN" not in after
 
 
 def test_files_are_encrypted_and_private(store: KeyStore, keystore_dir: Path) -> None:
@@ -159,8 +164,8 @@ def test_files_are_encrypted_and_private(store: KeyStore, keystore_dir: Path) ->
         text = path.read_bytes()
         assert b"-----BEGIN PRIVATE KEY-----" not in text
         assert b"RSA PRIVATE KEY" not in text
-    for path in keystore_dir.glob("*.p8"):
-        text = path.read_bytes()
+    for label in ("r", "e"):
+        text = stored_private_pem(keystore_dir, label)
         assert text.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
         with pytest.raises(TypeError):
             serialization.load_pem_private_key(text, None)
@@ -170,7 +175,7 @@ def test_files_are_encrypted_and_private(store: KeyStore, keystore_dir: Path) ->
         assert key is not None
 
 
-def test_private_material_never_in_metadata(store: KeyStore, keystore_dir: Path) -> None:
+def test_record_holds_the_private_key_only_encrypted(store: KeyStore, keystore_dir: Path) -> None:
     store.generate("r", modulus=2048)
     private = _private_der(store, "r")
     doc = json.loads((keystore_dir / "r.json").read_text())
@@ -212,7 +217,7 @@ def test_zeroize_removes_every_file_of_the_key_only(store: KeyStore, keystore_di
 def test_zeroize_overwrites_before_unlinking(store: KeyStore, keystore_dir: Path) -> None:
     # Keep a second hard link to observe the bytes the inode holds after zeroize.
     store.generate("k", KeyAlgorithm.ED25519)
-    key_file = next(keystore_dir.glob("k.*.p8"))
+    key_file = keystore_dir / "k.json"
     witness = keystore_dir.parent / "witness"
     witness.hardlink_to(key_file)
     before = witness.read_bytes()
@@ -366,3 +371,66 @@ def test_repr_and_errors_never_show_private_material(store: KeyStore) -> None:
     joined = "\n".join(texts).lower()
     assert all(s.lower() not in joined for s in secrets)
     assert "public_key_der" not in repr(info)
+
+
+# -- format 1: private keys in files of their own -------------------------------------------
+
+
+def _format_1(store: KeyStore, keystore_dir: Path, label: str, usage: KeyUsage) -> list[str]:
+    """Rewrite ``label`` as format 1 stored it: each private key in <label>.<token>.<role>.p8
+    (PBKDF2 with cryptography's default rounds), the record naming the files."""
+    store.generate(label, modulus=2048, usage=usage)
+    passphrase = (keystore_dir / "master.key").read_bytes().hex().encode()
+    doc = json.loads((keystore_dir / f"{label}.json").read_text())
+    names = []
+    for component in doc["components"]:
+        role = component.pop("private-key") and component["role"]
+        name = f"{label}.0123abcd.{role}.p8"
+        pem = store.private_key(label, KeyRole(role)).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(passphrase),
+        )
+        (keystore_dir / name).write_bytes(pem)
+        component["file"] = name
+        names.append(name)
+    doc["version"] = 1
+    (keystore_dir / f"{label}.json").write_text(json.dumps(doc))
+    return names
+
+
+def test_format_1_store_loads(keystore_dir: Path, clock: FakeClock) -> None:
+    first = KeyStore(keystore_dir, clock)
+    info = first.generate("new", KeyAlgorithm.ECDSA_P256)
+    files = _format_1(first, keystore_dir, "old", KeyUsage.USAGE_KEYS)
+    secrets_before = {r: _private_der(first, "old", r) for r in first.get("old").roles}
+    again = KeyStore(keystore_dir, clock)  # recovery keeps the key files a record names
+    assert set(files) <= set(_files(keystore_dir))
+    assert [i.label for i in again.list()] == ["new", "old"]
+    assert again.get("new") == info
+    assert {r: _private_der(again, "old", r) for r in again.get("old").roles} == secrets_before
+
+
+def test_format_1_key_replaced_or_zeroized_loses_its_key_files(
+    store: KeyStore, keystore_dir: Path
+) -> None:
+    files = _format_1(store, keystore_dir, "a", KeyUsage.USAGE_KEYS)
+    _format_1(store, keystore_dir, "b", KeyUsage.GENERAL_KEYS)
+    witness = keystore_dir.parent / "witness"
+    witness.hardlink_to(keystore_dir / files[0])
+    store.generate("a", KeyAlgorithm.ED25519, overwrite=True)
+    assert b"BEGIN" not in witness.read_bytes()
+    assert json.loads((keystore_dir / "a.json").read_text())["version"] == 2
+    store.private_key("a")
+    store.zeroize("b")
+    assert _files(keystore_dir) == ["a.json", "master.key"]
+
+
+def test_record_without_its_private_key_is_damaged(store: KeyStore, keystore_dir: Path) -> None:
+    store.generate("k", KeyAlgorithm.ED25519)
+    doc = json.loads((keystore_dir / "k.json").read_text())
+    doc["components"][0]["private-key"] = None
+    (keystore_dir / "k.json").write_text(json.dumps(doc))
+    with pytest.raises(PkiError) as caught:
+        store.get("k")
+    assert caught.value.code is ErrorCode.KEYSTORE_DAMAGED

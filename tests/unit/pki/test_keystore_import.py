@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -64,7 +65,8 @@ def test_import_rsa_public_key(
     assert info.source_format is KeyFormat.SPKI
     assert (info.algorithm, info.key_size) == (KeyAlgorithm.RSA, 2048)
     assert info.components[0].public_key_der == _spki(rsa_private)
-    assert not list(store.directory.glob("*.p8"))
+    doc = json.loads((store.directory / "peer.json").read_text())
+    assert [c["private-key"] for c in doc["components"]] == [None]
 
 
 @pytest.mark.parametrize(
@@ -222,7 +224,9 @@ def test_import_respects_existing_labels(store: KeyStore, rsa_private: rsa.RSAPr
     assert _code(lambda: store.import_public("k", _spki(rsa_private))) is ErrorCode.KEY_EXISTS
     assert store.get("k") == generated
     assert store.import_pair("k", data, overwrite=True).algorithm is KeyAlgorithm.RSA
-    assert len(list(store.directory.glob("k.*.p8"))) == 1
+    stored = store.private_key("k")
+    assert isinstance(stored, rsa.RSAPrivateKey)
+    assert stored.private_numbers() == rsa_private.private_numbers()
 
 
 # -- with the openssl CLI -----------------------------------------------------------------

@@ -22,7 +22,7 @@ from agent.pki import (
     load_certificate,
     load_csr_info,
 )
-from tests.unit.pki.helpers import openssl
+from tests.unit.pki.helpers import openssl, stored_key_file
 
 
 def _passphrase(store: KeyStore) -> str:
@@ -47,10 +47,10 @@ def _openssl_date(text: bytes) -> datetime:
 )
 @pytest.mark.filterwarnings("ignore::agent.pki.WeakKeyWarning")
 def test_public_key_matches_openssl_of_the_stored_private_key(
-    store: KeyStore, algorithm: KeyAlgorithm, modulus: int
+    store: KeyStore, algorithm: KeyAlgorithm, modulus: int, tmp_path: Path
 ) -> None:
     info = store.generate("k", algorithm, modulus=modulus or 2048)
-    (key_file,) = store.directory.glob("k.*.p8")
+    key_file = stored_key_file(store.directory, "k", tmp_path / "k.p8")
     pub = openssl("pkey", "-in", str(key_file), "-passin", f"pass:{_passphrase(store)}", "-pubout")
     assert info.components[0].public_key_pem.encode() == pub
     der = openssl(
@@ -66,9 +66,11 @@ def test_public_key_matches_openssl_of_the_stored_private_key(
     assert info.components[0].public_key_der == der
 
 
-def test_key_files_are_pbes2_aes256_and_need_the_master_key(store: KeyStore) -> None:
+def test_stored_keys_are_pbes2_aes256_and_need_the_master_key(
+    store: KeyStore, tmp_path: Path
+) -> None:
     store.generate("k", KeyAlgorithm.ECDSA_P256)
-    (key_file,) = store.directory.glob("k.*.p8")
+    key_file = stored_key_file(store.directory, "k", tmp_path / "k.p8")
     structure = openssl("asn1parse", "-in", str(key_file)).decode()
     assert "PBES2" in structure and "aes-256-cbc" in structure and "hmacWithSHA256" in structure
     with pytest.raises(Exception, match="pkey"):
@@ -77,9 +79,9 @@ def test_key_files_are_pbes2_aes256_and_need_the_master_key(store: KeyStore) -> 
 
 @pytest.mark.parametrize("bits", [512, 768, 1023])
 @pytest.mark.filterwarnings("ignore::agent.pki.WeakKeyWarning")
-def test_legacy_rsa_keys_pass_openssl_check(store: KeyStore, bits: int) -> None:
+def test_legacy_rsa_keys_pass_openssl_check(store: KeyStore, bits: int, tmp_path: Path) -> None:
     store.generate("old", modulus=bits)
-    (key_file,) = store.directory.glob("old.*.p8")
+    key_file = stored_key_file(store.directory, "old", tmp_path / "old.p8")
     out = openssl(
         "rsa",
         "-in",
@@ -95,10 +97,11 @@ def test_legacy_rsa_keys_pass_openssl_check(store: KeyStore, bits: int) -> None:
     assert "publicExponent: 65537" in out
 
 
-def test_usage_keys_both_open_with_openssl(store: KeyStore) -> None:
+def test_usage_keys_both_open_with_openssl(store: KeyStore, tmp_path: Path) -> None:
     info = store.generate("u", modulus=2048, usage=KeyUsage.USAGE_KEYS)
     for component in info.components:
-        (key_file,) = store.directory.glob(f"u.*.{component.role.value}.p8")
+        role = component.role.value
+        key_file = stored_key_file(store.directory, "u", tmp_path / f"{role}.p8", role)
         pub = openssl(
             "pkey", "-in", str(key_file), "-passin", f"pass:{_passphrase(store)}", "-pubout"
         )

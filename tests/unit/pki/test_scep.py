@@ -8,7 +8,6 @@ a closed port, or to a plain Python HTTP server that is not a SCEP CA at all.
 from __future__ import annotations
 
 import subprocess
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -30,6 +29,7 @@ from agent.pki.enroll.scep import (
 )
 from agent.pki.enroll.transport import UrllibTransport
 from agent.pki.errors import ErrorCode, PkiError
+from tests.unit.pki.helpers import serving
 from tests.unit.pki.scep_server import CHALLENGE, ScepServer, free_port, start_scep_server
 
 SUBJECT = x509.Name(
@@ -234,13 +234,8 @@ class _NotScep(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def not_scep() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _NotScep)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=5)
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), _NotScep)) as httpd:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
 
 
 def test_web_server_is_not_a_scep_ca(
