@@ -11,6 +11,7 @@ in datastore order, with the union of what they selected.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -36,6 +37,15 @@ def subtree_filter(data: Element, filter_el: Element, *, schema: Schema | None =
     out = copy.deepcopy(data)
     _prune(data, out, marks)
     return out
+
+
+def top_level_names(filter_el: Element) -> Callable[[str, str], bool]:
+    """Which top-level data nodes, by (namespace, name), a subtree filter can select: the
+    datastore builds only those for a <get> (a filter node without a namespace names its
+    local name in every module, §6.2.1)."""
+    names = {split(f) for f in children(filter_el)}
+    any_ns = {name for ns, name in names if not ns}
+    return lambda ns, name: (ns, name) in names or name in any_ns
 
 
 class _Result(Enum):

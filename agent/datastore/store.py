@@ -71,6 +71,9 @@ class TestOption(StrEnum):
     TEST_ONLY = "test-only"
 
 
+Removed = frozenset[tuple[str, str]] | None
+
+
 class CommitKind(StrEnum):
     """What a commit means for the subscribers' side effects (RFC 6241 §8.4)."""
 
@@ -99,9 +102,16 @@ class CommitSubscriber(Protocol):
     """Told about every commit before running changes (sysrepo's change event)."""
 
     def prepare(
-        self, old: Element, new: Element, kind: CommitKind = CommitKind.NORMAL
+        self,
+        old: Element,
+        new: Element,
+        kind: CommitKind = CommitKind.NORMAL,
+        removed: Removed = None,
     ) -> CommitAction | None:
-        """Raise an RpcError to refuse the change; must not change anything itself."""
+        """Raise an RpcError to refuse the change; must not change anything itself.
+        ``removed``: the (namespace, name) of every node the commit removes, so that a
+        subscriber can skip walking big trees when nothing it cares about went; None when
+        that is not known (a copy-config, the resolution of a confirmed commit)."""
 
 
 class ConfirmEvent(StrEnum):
@@ -121,6 +131,9 @@ ConfirmListener = Callable[[ConfirmEvent, int | None, float | None], None]
 StateProvider = Callable[[], list[Element]]
 # Adds config-false nodes inside config entries (a trustpoint's state) to the copy <get> reads.
 StateDecorator = Callable[[Element], None]
+# The top-level nodes a <get> asks for, by (namespace, name); None: all of them.
+Wanted = Callable[[str, str], bool] | None
+QName = tuple[str, str]
 
 
 @dataclass(slots=True)
@@ -178,8 +191,8 @@ class Datastore:
         self._seq = 0
         self._snapshot_bytes = 0
         self._subscribers: list[CommitSubscriber] = []
-        self._state_providers: list[StateProvider] = []
-        self._state_decorators: list[StateDecorator] = []
+        self._state_providers: list[tuple[tuple[QName, ...], StateProvider]] = []
+        self._state_decorators: list[tuple[QName, StateDecorator]] = []
         self._running = empty_root()
         self._candidate = empty_root()
         self._run_index = EntryIndex()
@@ -229,12 +242,14 @@ class Datastore:
     def add_confirm_listener(self, listener: ConfirmListener) -> None:
         self._confirm_listeners.append(listener)
 
-    def add_state_provider(self, provider: StateProvider) -> None:
-        self._state_providers.append(provider)
+    def add_state_provider(self, tops: tuple[QName, ...], provider: StateProvider) -> None:
+        """Register a function that returns the top-level state nodes ``tops``."""
+        self._state_providers.append((tops, provider))
 
-    def add_state_decorator(self, decorator: StateDecorator) -> None:
-        """Register a function that adds nested state to the operational copy in place."""
-        self._state_decorators.append(decorator)
+    def add_state_decorator(self, top: QName, decorator: StateDecorator) -> None:
+        """Register a function that adds nested state inside the top-level node ``top`` of
+        the operational copy, in place."""
+        self._state_decorators.append((top, decorator))
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -246,21 +261,28 @@ class Datastore:
             return self._candidate
         raise _unknown_datastore(name)
 
-    def operational(self) -> Element:
-        """Running config plus every state provider's nodes, for <get>."""
-        out = copy.deepcopy(self._running)
-        for decorate in self._state_decorators:
-            decorate(out)
-        for provider in self._state_providers:
-            out.extend(provider())
+    def operational(self, wanted: Wanted = None) -> Element:
+        """Running config plus state, for <get>: only the top-level nodes ``wanted`` accepts
+        are copied, decorated or provided, so a filtered <get> costs what it asks for."""
+        out = empty_root()
+        for child in xmlutil.children(self._running):
+            if wanted is None or wanted(*xmlutil.split(child)):
+                out.append(copy.deepcopy(child))
+        for top, decorate in self._state_decorators:
+            if wanted is None or wanted(*top):
+                decorate(out)
+        for tops, provider in self._state_providers:
+            if wanted is None or any(wanted(*t) for t in tops):
+                out.extend(provider())
         return out
 
     def decorate(self, tree: Element) -> None:
         """Add the decorators' nested state to ``tree`` (a copy of part of running) in
-        place: a <get> whose filter reads only config selects from running first, and
-        decorates only what it selected."""
-        for decorate in self._state_decorators:
-            decorate(tree)
+        place, inside the top-level nodes it has: a <get> whose filter reads only config
+        selects from running first, and decorates only what it selected."""
+        for (ns, name), decorate in self._state_decorators:
+            if tree.find(xmlutil.qname(ns, name)) is not None:
+                decorate(tree)
 
     def candidate_modified(self) -> bool:
         return not self._pending.empty
@@ -409,9 +431,11 @@ class Datastore:
             kind, old = CommitKind.RESOLVE, self._confirm.rollback
         else:
             kind, old = CommitKind.NORMAL, self._running
-        changes = not self._pending.empty or kind is CommitKind.RESOLVE
-        actions = self._prepare(old, self._candidate, kind) if changes else []
         p = self._pending
+        changes = not p.empty or kind is CommitKind.RESOLVE
+        exact = not p.replaced and kind is not CommitKind.RESOLVE
+        removed = frozenset((sn.namespace, sn.name) for sn, _ in p.removed) if exact else None
+        actions = self._prepare(old, self._candidate, kind, removed) if changes else []
         edits = edit_list(p.edits, self._paths, replaced=p.replaced)
         return CommitPlan(session_id, actions, self._generation, confirm, resolves, edits)
 
@@ -452,8 +476,10 @@ class Datastore:
         event = ConfirmEvent.START if before is None else ConfirmEvent.EXTEND
         self._tell(event, plan.session_id, options.timeout)
 
-    def _prepare(self, old: Element, new: Element, kind: CommitKind) -> list[CommitAction]:
-        return [a for s in self._subscribers if (a := s.prepare(old, new, kind))]
+    def _prepare(
+        self, old: Element, new: Element, kind: CommitKind, removed: Removed = None
+    ) -> list[CommitAction]:
+        return [a for s in self._subscribers if (a := s.prepare(old, new, kind, removed))]
 
     def _transact(self, actions: list[CommitAction], advance: Callable[[Journal], bool]) -> None:
         """Advance running, apply the actions and persist; on any failure undo all three."""

@@ -100,7 +100,7 @@ def register(
         registry.register(POOL_NS, name, _then(handler, expiry.wake), audited=True)
     verify = VerifyHandler(stores.certs, stores.pool, datastore, fetcher, clock)
     registry.register(TP_NS, "verify-certificate", verify.verify_certificate, audited=True)
-    datastore.add_state_decorator(service.decorate)
+    datastore.add_state_decorator((POOL_NS, "trustpool"), service.decorate)
     updater = TrustpoolUpdater(service, lambda: pool_policy(running()), clock)
     return Background(poller, updater, expiry)
 
@@ -113,7 +113,8 @@ def _register_keys(registry: HandlerRegistry, datastore: Datastore, stores: PkiS
         ("import-key", handlers.import_key),
     ):
         registry.register(KEYS_NS, name, handler, audited=True)
-    datastore.add_state_provider(KeysState(stores.keys, datastore).render)
+    state = KeysState(stores.keys, datastore)
+    datastore.add_state_provider(((KEYS_NS, "keys-state"),), state.render)
 
 
 def _register_trustpoints(
@@ -141,7 +142,9 @@ def _register_trustpoints(
     # Undoable subscribers first: a key zeroize cannot be undone, so it runs last.
     datastore.subscribe(TrustpointRemovalSubscriber(certs, pending))
     datastore.subscribe(KeySubscriber(keys, certs))
-    datastore.add_state_decorator(TrustpointsState(certs, clock, pending).decorate)
+    datastore.add_state_decorator(
+        (TP_NS, "trustpoints"), TrustpointsState(certs, clock, pending).decorate
+    )
     return poller
 
 

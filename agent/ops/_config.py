@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lxml import etree
+
 from agent import xmlutil
 from agent.pki import KeyAlgorithm, KeyUsage
 from agent.xmlutil import Element
@@ -52,10 +54,18 @@ def declared_keys(root: Element) -> dict[str, DeclaredKey]:
     return out
 
 
+# Evaluated by libxml2: a commit asks these of trees with thousands of trustpoints.
+_TP_NAMES = etree.XPath(
+    "tp:trustpoints/tp:trustpoint/tp:name/text()", namespaces={"tp": TP_NS}, smart_strings=False
+)
+_TP_LABELLED = etree.XPath("tp:trustpoints/tp:trustpoint[tp:key-label]", namespaces={"tp": TP_NS})
+
+
 def key_users(root: Element) -> dict[str, list[str]]:
     """Trustpoint names by the key-label they name, in config order."""
     users: dict[str, list[str]] = {}
-    for tp in root.iterfind(f"{{{TP_NS}}}trustpoints/{{{TP_NS}}}trustpoint"):
+    labelled: list[Element] = _TP_LABELLED(root)  # type: ignore[assignment]
+    for tp in labelled:
         label = tp.findtext(f"{{{TP_NS}}}key-label")
         name = tp.findtext(f"{{{TP_NS}}}name")
         if label and name:
@@ -148,11 +158,9 @@ def _retry(enrollment: Element | None, leaf: str) -> int | None:
 
 
 def trustpoint_names(root: Element) -> list[str]:
-    """Configured trustpoint names in config order."""
-    return [
-        (tp.findtext(f"{{{TP_NS}}}name") or "").strip()
-        for tp in root.iterfind(f"{{{TP_NS}}}trustpoints/{{{TP_NS}}}trustpoint")
-    ]
+    """Configured trustpoint names in config order (stored values are already trimmed)."""
+    names: list[str] = _TP_NAMES(root)  # type: ignore[assignment]  # plain str, no smart strings
+    return names
 
 
 def device_fqdn(root: Element) -> str | None:

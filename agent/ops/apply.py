@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from agent.datastore.store import CommitKind
+from agent.datastore.store import CommitKind, Removed
 from agent.errors import InUse
 from agent.ops._config import DeclaredKey, declared_keys, key_entry_path, key_users
 from agent.ops.errors import to_rpc_error
@@ -48,13 +48,18 @@ class KeySubscriber:
         self._certs = certs
 
     def prepare(
-        self, old: Element, new: Element, kind: CommitKind = CommitKind.NORMAL
+        self,
+        old: Element,
+        new: Element,
+        kind: CommitKind = CommitKind.NORMAL,
+        removed: Removed = None,
     ) -> KeyAction | None:
         """The keys to generate, replace and zeroize; raises InUse (key-in-use) when a
-        removed key is still a trustpoint's key-label in ``new``.  Changes nothing."""
+        removed key is still a trustpoint's key-label in ``new``.  Changes nothing.  Keys
+        are few, so ``removed`` (the datastore's hint) is not needed here."""
         before, after = declared_keys(old), declared_keys(new)
-        removed = set(before) - set(after)
-        _refuse_removing_used(sorted(removed), new)
+        gone = set(before) - set(after)
+        _refuse_removing_used(sorted(gone), new)
         added = [d for label, d in sorted(after.items()) if not self._store.exists(label)]
         replaced = [
             d
@@ -62,12 +67,12 @@ class KeySubscriber:
             if label in before and before[label] != d and d not in added and not self._holds(d)
         ]
         if kind is CommitKind.TENTATIVE:
-            replaced, removed = [], set()
+            replaced, gone = [], set()
         elif kind is CommitKind.RESOLVE:
-            removed |= self._config_keys_not_in(after)
-        if not added and not replaced and not removed:
+            gone |= self._config_keys_not_in(after)
+        if not added and not replaced and not gone:
             return None
-        return KeyAction(self._store, added, replaced, sorted(removed), certs=self._certs)
+        return KeyAction(self._store, added, replaced, sorted(gone), certs=self._certs)
 
     def _holds(self, decl: DeclaredKey) -> bool:
         """The stored material already is what ``decl`` asks for."""
@@ -84,6 +89,8 @@ class KeySubscriber:
 
 
 def _refuse_removing_used(removed: list[str], new: Element) -> None:
+    if not removed:
+        return
     users = key_users(new)
     for label in removed:
         if users.get(label):

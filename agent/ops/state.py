@@ -80,13 +80,19 @@ class TrustpointsState:
 
     def decorate(self, root: Element) -> None:
         now = self._clock.now()
+        # One directory listing each instead of a failed open per trustpoint: most hold no
+        # certificate and no enrollment, and a <get> may cover thousands of them.
+        stored = set(self._store.names())
+        pending = self._pending.all() if self._pending is not None else []
+        waiting = {r.trustpoint: r for r in pending}
         for tp in root.iterfind(f"{{{TP_NS}}}trustpoints/{{{TP_NS}}}trustpoint"):
             name = (tp.findtext(f"{{{TP_NS}}}name") or "").strip()
             method = trustpoint_entry(tp, name).method
-            _trustpoint_state(tp, self._store.get(name), method, now, self._certs)
-            record = self._pending.get(name) if self._pending is not None else None
-            if record is not None:
-                _enrollment(tp.find(f"{{{TP_NS}}}state/{{{TP_NS}}}enrollment"), record)
+            record = self._store.get(name) if name in stored else TrustpointRecord(name)
+            _trustpoint_state(tp, record, method, now, self._certs)
+            enrollment = waiting.get(name)
+            if enrollment is not None:
+                _enrollment(tp.find(f"{{{TP_NS}}}state/{{{TP_NS}}}enrollment"), enrollment)
 
 
 _METHOD_IDENTITY = {"url": "scep", "terminal": "terminal", "cmp": "cmp"}

@@ -14,13 +14,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from agent.datastore.store import CommitKind
-from agent.ops._config import trustpoint_names
+from agent.datastore.store import CommitKind, Removed
+from agent.ops._config import TP_NS, trustpoint_names
 from agent.pki.pending import PendingEnrollment, PendingStore
 from agent.pki.trustpoints import TrustpointRecord, TrustpointStore
 from agent.xmlutil import Element
 
 log = logging.getLogger(__name__)
+# A trustpoint entry goes with itself or with its list's container.
+_ENTRIES = frozenset({(TP_NS, "trustpoint"), (TP_NS, "trustpoints")})
 
 
 class TrustpointRemovalSubscriber:
@@ -31,17 +33,21 @@ class TrustpointRemovalSubscriber:
         self._pending = pending
 
     def prepare(
-        self, old: Element, new: Element, kind: CommitKind = CommitKind.NORMAL
+        self,
+        old: Element,
+        new: Element,
+        kind: CommitKind = CommitKind.NORMAL,
+        removed: Removed = None,
     ) -> TrustpointRemoval | None:
-        if kind is CommitKind.TENTATIVE:
-            return None
+        if kind is CommitKind.TENTATIVE or (removed is not None and not removed & _ENTRIES):
+            return None  # nothing removed yet, or no trustpoint entry among what was
         kept = set(trustpoint_names(new))
-        removed = set(trustpoint_names(old)) - kept
+        gone = set(trustpoint_names(old)) - kept
         if kind is CommitKind.RESOLVE:
-            removed |= set(self._certs.names()) - kept
-        if not removed:
+            gone |= set(self._certs.names()) - kept
+        if not gone:
             return None
-        return TrustpointRemoval(self._certs, self._pending, sorted(removed))
+        return TrustpointRemoval(self._certs, self._pending, sorted(gone))
 
 
 @dataclass(slots=True)

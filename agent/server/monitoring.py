@@ -62,7 +62,8 @@ def register(
 
     registry.register(*GET_SCHEMA, get_schema_handler)
     datastore.add_state_provider(
-        lambda: [netconf_state(datastore, sessions, entries, capabilities)]
+        ((NCM_NS, "netconf-state"),),
+        lambda: [netconf_state(datastore, sessions, entries, capabilities)],
     )
 
 

@@ -13,9 +13,9 @@ from agent.datastore import defaults
 from agent.datastore.confirmed import ConfirmOptions
 from agent.datastore.defaults import Mode
 from agent.datastore.edit import ErrorOption, Operation
-from agent.datastore.filter import subtree_filter
+from agent.datastore.filter import subtree_filter, top_level_names
 from agent.datastore.schema import Schema
-from agent.datastore.store import CANDIDATE, RUNNING, TestOption
+from agent.datastore.store import CANDIDATE, RUNNING, TestOption, Wanted
 from agent.datastore.xpathfilter import XPathFilter, compile_element
 from agent.errors import (
     BadElement,
@@ -124,7 +124,7 @@ def _retrieve(op: Element, ctx: RpcContext, source: str | None) -> list[Element]
     if source is None and xpath is not None and not xpath.reads_state and not report_all:
         nodes = xmlutil.children(xpath.select(store.tree(RUNNING), store.decorate))
     else:
-        tree = store.operational() if source is None else store.tree(source)
+        tree = store.operational(_wanted(flt, xpath)) if source is None else store.tree(source)
         if report_all:
             tree = tree if source is None else copy.deepcopy(tree)  # never the live tree
             defaults.add_defaults(tree, schema, config_only=source is not None)
@@ -153,6 +153,12 @@ def _with_defaults(op: Element) -> Mode:
             error_type=ErrorType.PROTOCOL,
             info=[("", "bad-element", "with-defaults")],
         ) from None
+
+
+def _wanted(flt: Element | None, xpath: XPathFilter | None) -> Wanted:
+    """The top-level nodes a <get> must build: those a subtree filter names; all of them
+    without a filter or with an XPath one that reads state."""
+    return top_level_names(flt) if flt is not None and xpath is None else None
 
 
 def _xpath(flt: Element | None, schema: Schema) -> XPathFilter | None:

@@ -97,7 +97,8 @@ def _digest(modules: tuple[Module, ...]) -> str:
 def register(datastore: Datastore, library: YangLibrary) -> None:
     """Serve both trees through <get>; they never change while the agent runs."""
     trees = [yang_library_tree(library), modules_state_tree(library)]
-    datastore.add_state_provider(lambda: [copy.deepcopy(t) for t in trees])
+    tops = ((YANGLIB_NS, "yang-library"), (YANGLIB_NS, "modules-state"))
+    datastore.add_state_provider(tops, lambda: [copy.deepcopy(t) for t in trees])
 
 
 def yang_library_tree(library: YangLibrary) -> Element:

@@ -17,6 +17,7 @@ from agent.datastore.store import (
     CommitKind,
     ConfirmEvent,
     Datastore,
+    Removed,
 )
 from agent.errors import InvalidValue, OperationFailed
 from agent.xmlutil import Element, parse
@@ -39,10 +40,18 @@ class Recorder:
 
     def __init__(self) -> None:
         self.prepared: list[tuple[list[str], list[str], CommitKind]] = []
+        self.removed: list[Removed] = []
         self.events: list[tuple[ConfirmEvent, int | None, float | None]] = []
 
-    def prepare(self, old: Element, new: Element, kind: CommitKind = CommitKind.NORMAL) -> None:
+    def prepare(
+        self,
+        old: Element,
+        new: Element,
+        kind: CommitKind = CommitKind.NORMAL,
+        removed: Removed = None,
+    ) -> None:
         self.prepared.append((labels(old), labels(new), kind))
+        self.removed.append(removed)
 
     def listen(self, event: ConfirmEvent, session: int | None, timeout: float | None) -> None:
         self.events.append((event, session, timeout))
@@ -228,3 +237,19 @@ def test_stale_plan_is_refused_and_changes_nothing(ds: Datastore) -> None:
     with pytest.raises(OperationFailed, match="changed while the commit"):
         ds.finish_commit(plan)
     assert etree.tostring(ds.tree(RUNNING)) == before
+
+
+def test_subscribers_are_told_what_was_removed(ds: Datastore, rec: Recorder) -> None:
+    ds.edit(CANDIDATE, 1, keys("more"))
+    ds.commit(1)
+    assert rec.removed[-1] == frozenset()  # a merge removes nothing
+    gone = parse(
+        f'<config xmlns="{NC}" xmlns:nc="{NC}"><keys xmlns="{KEYS}"><key nc:operation="delete">'
+        "<label>more</label></key></keys></config>".encode()
+    )
+    ds.edit(CANDIDATE, 1, gone)
+    ds.commit(1)
+    assert rec.removed[-1] == frozenset({(KEYS, "key")})
+    ds.copy_config(1, keys("base"), CANDIDATE)
+    ds.commit(1)
+    assert rec.removed[-1] is None  # a whole new tree: anything may have gone

@@ -202,3 +202,18 @@ def test_torn_log_tail_after_crash(ds: Datastore, schema: Schema, tmp_path: Path
     again = Datastore(schema, tmp_path)
     again.load()
     assert labels(again.tree(RUNNING))[-2:] == ["bulk299", "one"]
+
+
+def test_operational_builds_only_the_top_level_nodes_asked_for(ds: Datastore) -> None:
+    calls: list[str] = []
+    ds.add_state_provider(((KEYS, "keys-state"),), lambda: calls.append("provider") or [])
+    ds.add_state_decorator((KEYS, "keys"), lambda tree: calls.append("decorator"))
+    ds.edit(CANDIDATE, 1, keys("a"))
+    ds.commit(1)
+    only_state = ds.operational(lambda ns, name: (ns, name) == (KEYS, "keys-state"))
+    assert calls == ["provider"] and labels(only_state) == []
+    calls.clear()
+    assert labels(ds.operational()) == ["a"] and calls == ["decorator", "provider"]
+    calls.clear()
+    ds.decorate(parse(f'<data xmlns="{NC}"/>'.encode()))  # no /keys in it: not decorated
+    assert calls == []

@@ -88,3 +88,14 @@ def test_confirmed_commit_defers_removal_until_it_resolves(
     action.precompute()
     action.apply()
     assert certs.names() == ["b"]
+
+
+def test_the_datastores_removal_hint_skips_the_comparison(
+    stores: tuple[TrustpointStore, PendingStore],
+) -> None:
+    sub = TrustpointRemovalSubscriber(*stores)
+    key_only = frozenset({("urn:netconf-pki-agent:yang:npa-pki-keys", "key")})
+    assert sub.prepare(tree("a", "b"), tree("b"), CommitKind.NORMAL, key_only) is None
+    entry = frozenset({(TP, "trustpoint")})
+    action = sub.prepare(tree("a", "b"), tree("b"), CommitKind.NORMAL, entry)
+    assert action is not None and action.names == ["a"]
