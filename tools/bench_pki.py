@@ -44,7 +44,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
-from netconf_client import BenchError, Netconf, Target
+from netconf_client import BenchError, Netconf, target_of, target_parser
 
 KEYS = "urn:netconf-pki-agent:yang:npa-pki-keys"
 TP = "urn:netconf-pki-agent:yang:npa-pki-trustpoints"
@@ -253,15 +253,7 @@ def bench_state(nc: Netconf, count: int, repeat: int) -> list[str]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=830)
-    p.add_argument("--user", default="admin")
-    p.add_argument("--password-file", type=Path, required=True)
-    p.add_argument("--ssh", choices=("paramiko", "asyncssh"), default="paramiko")
-    sub = p.add_subparsers(dest="row", required=True)
+    p, sub = target_parser(__doc__ or "")
     sub.add_parser("keygen").add_argument("--runs", type=int, default=30)
     scep = sub.add_parser("scep")
     scep.add_argument("--scep-url", required=True)
@@ -276,8 +268,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    password = args.password_file.read_text().splitlines()[0].strip()
-    target = Target(args.host, args.port, args.user, password)
+    target = target_of(args)
     try:
         nc = Netconf.connect(args.ssh, target)
         try:

@@ -26,9 +26,8 @@ import statistics
 import sys
 import threading
 import time
-from pathlib import Path
 
-from netconf_client import BenchError, Netconf, Target
+from netconf_client import BenchError, Netconf, Target, target_of, target_parser
 
 BASE = "urn:ietf:params:xml:ns:netconf:base:1.0"
 NOTIF = "urn:ietf:params:xml:ns:netconf:notification:1.0"
@@ -134,15 +133,7 @@ def _count(sub: Netconf, count: int, gaps: list[int]) -> None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=830)
-    p.add_argument("--user", default="admin")
-    p.add_argument("--password-file", type=Path, required=True)
-    p.add_argument("--ssh", choices=("paramiko", "asyncssh"), default="paramiko")
-    sub = p.add_subparsers(dest="row", required=True)
+    p, sub = target_parser(__doc__ or "")
     sub.add_parser("confirm").add_argument("--runs", type=int, default=50)
     sub.add_parser("notify").add_argument("-n", "--count", type=int, default=500)
     return p.parse_args(argv)
@@ -150,8 +141,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    password = args.password_file.read_text().splitlines()[0].strip()
-    target = Target(args.host, args.port, args.user, password)
+    target = target_of(args)
     try:
         if args.row == "confirm":
             nc = Netconf.connect(args.ssh, target)

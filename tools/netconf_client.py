@@ -11,6 +11,7 @@ The SSH host key is not verified: benchmarks only, on networks you trust.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import socket
 import time
@@ -28,6 +29,25 @@ EOM = b"]]>]]>"
 MAX_CHUNK = 4294967295  # RFC 6242 §4.2
 RECV_SIZE = 1 << 20
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)
+
+
+def target_parser(doc: str) -> tuple[argparse.ArgumentParser, argparse._SubParsersAction[Any]]:
+    """The command line the agent benchmarks share: where the server is, who logs in, the SSH
+    library; the caller adds one sub-command per row."""
+    p = argparse.ArgumentParser(
+        description=doc.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=830)
+    p.add_argument("--user", default="admin")
+    p.add_argument("--password-file", type=Path, required=True)
+    p.add_argument("--ssh", choices=("paramiko", "asyncssh"), default="paramiko")
+    return p, p.add_subparsers(dest="row", required=True)
+
+
+def target_of(args: argparse.Namespace) -> Target:
+    password = args.password_file.read_text().splitlines()[0].strip()
+    return Target(args.host, args.port, args.user, password)
 
 
 class BenchError(Exception):

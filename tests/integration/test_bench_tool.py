@@ -21,6 +21,7 @@ from tests.integration.agent_process import REPO, AgentProcess, start_agent
 from tests.unit.pki.scep_server import CHALLENGE, start_scep_server
 
 BENCH = REPO / "tools" / "bench.py"
+BENCH_SURFACE = REPO / "tools" / "bench_surface.py"
 BENCH_PKI = REPO / "tools" / "bench_pki.py"
 TEMPLATES = REPO / "tools" / "bench_templates"
 # --quick sizes: 10-entry small datastore, bulk 100 and 1,000, 1,000-entry large datastore.
@@ -147,12 +148,26 @@ def test_shipped_templates_load(path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     assert template.entries(0, 2).count("{i}") == 0
 
 
-def _run_bench_pki(agent: AgentProcess, *row: str) -> str:
-    cmd = [sys.executable, str(BENCH_PKI), "--port", str(agent.port),
+def _run_tool(agent: AgentProcess, *row: str, tool: Path = BENCH_PKI) -> str:
+    cmd = [sys.executable, str(tool), "--port", str(agent.port),
            "--password-file", str(agent.state_dir / "admin-password"), *row]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, cwd=REPO)
-    assert proc.returncode == 0, f"bench_pki failed:\n{proc.stdout}\n{proc.stderr}"
+    assert proc.returncode == 0, f"{tool.name} failed:\n{proc.stdout}\n{proc.stderr}"
     return proc.stdout
+
+
+def test_bench_surface_rows(tmp_path: Path) -> None:
+    """tools/bench_surface.py: confirmed commit against plain commit, and notification
+    delivery (replay burst and live), against a real agent."""
+    agent = start_agent(tmp_path / "state")
+    try:
+        confirm = _run_tool(agent, "confirm", "--runs", "2", tool=BENCH_SURFACE)
+        notify = _run_tool(agent, "notify", "-n", "5", tool=BENCH_SURFACE)
+    finally:
+        agent.stop()
+    assert re.search(r"edit \+ commit: median [\d.]+ ms; .* confirming commit: median", confirm)
+    assert re.search(r"replay burst: \d+ notifications in [\d.]+ ms", notify)
+    assert re.search(r"live: 5 commits, 5 netconf-config-change delivered", notify)
 
 
 def test_bench_pki_rows(tmp_path: Path) -> None:
@@ -161,9 +176,9 @@ def test_bench_pki_rows(tmp_path: Path) -> None:
     scep = start_scep_server(tmp_path / "scep")
     agent = start_agent(tmp_path / "state")
     try:
-        keygen = _run_bench_pki(agent, "keygen", "--runs", "2")
-        state = _run_bench_pki(agent, "state", "-n", "3", "--repeat", "2")
-        enroll = _run_bench_pki(agent, "scep", "--scep-url", scep.url,
+        keygen = _run_tool(agent, "keygen", "--runs", "2")
+        state = _run_tool(agent, "state", "-n", "3", "--repeat", "2")
+        enroll = _run_tool(agent, "scep", "--scep-url", scep.url,
                                 "--challenge", CHALLENGE, "--runs", "2")  # fmt: skip
     finally:
         agent.stop()
