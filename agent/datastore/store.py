@@ -449,9 +449,7 @@ class Datastore:
         if plan.confirm is not None:
             self._commit_tentative(plan, plan.confirm)
             return
-        if not self._pending.empty or plan.actions:
-            self._transact(plan.actions, self._advance_running)
-            self._pending = self._fresh_pending()
+        self._make_running(plan.actions)
         if plan.resolves:
             self._end_confirm(ConfirmEvent.COMPLETE, plan.session_id)
 
@@ -463,9 +461,7 @@ class Datastore:
         pending = PendingConfirm(rollback, self.now() + options.timeout, options.persist, owner)
         self._confirm_file.save(pending)
         try:
-            if not self._pending.empty:
-                self._transact(plan.actions, self._advance_running)
-                self._pending = self._fresh_pending()
+            self._make_running(plan.actions)
         except BaseException:
             if before is None:
                 self._confirm_file.clear()
@@ -475,6 +471,13 @@ class Datastore:
         self._confirm = pending
         event = ConfirmEvent.START if before is None else ConfirmEvent.EXTEND
         self._tell(event, plan.session_id, options.timeout)
+
+    def _make_running(self, actions: list[CommitAction]) -> None:
+        """The candidate's pending changes onto running, with the actions; afterwards the
+        candidate holds nothing beyond running."""
+        if not self._pending.empty or actions:
+            self._transact(actions, self._advance_running)
+            self._pending = self._fresh_pending()
 
     def _prepare(
         self, old: Element, new: Element, kind: CommitKind, removed: Removed = None

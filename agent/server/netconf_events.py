@@ -80,7 +80,6 @@ def _with_session_parms(el: Element, info: SessionInfo) -> Element:
     the transport's "address:port" loses its port)."""
     xmlutil.sub(el, NC_NOTIFICATIONS_NS, "username", info.user)
     xmlutil.sub(el, NC_NOTIFICATIONS_NS, "session-id", str(info.session_id))
-    host = info.source.rpartition(":")[0].strip("[]")
-    if host and host != "?":
-        xmlutil.sub(el, NC_NOTIFICATIONS_NS, "source-host", host)
+    if info.host is not None:
+        xmlutil.sub(el, NC_NOTIFICATIONS_NS, "source-host", info.host)
     return el

@@ -241,6 +241,15 @@ def test_bad_confirm_timeout(a: manager.Manager, timeout: str) -> None:
     assert "cc-bad" not in running_labels(a)
 
 
+@pytest.mark.parametrize("param", ["<persist>p</persist>", "<confirm-timeout>5</confirm-timeout>"])
+def test_confirm_parameters_need_confirmed(a: manager.Manager, param: str) -> None:
+    declare(a, "cc-stray")
+    with pytest.raises(RPCError) as exc:
+        a.dispatch(etree.fromstring(f'<commit xmlns="{NC}">{param}</commit>'))
+    assert exc.value.tag == "bad-element" and "only allowed with <confirmed/>" in exc.value.message
+    assert "cc-stray" not in running_labels(a)
+
+
 def test_persist_id_without_pending_commit(a: manager.Manager) -> None:
     with pytest.raises(RPCError) as exc:
         a.commit(persist_id="ghost")
